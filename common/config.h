@@ -1,0 +1,69 @@
+/*
+ * config.h: the command line and the config file, from one option table per
+ * server. The file (-c FILE) takes the same names as the long options, one
+ * "name = value" a line, '#' comments; repeatable options repeat. Flags given
+ * on the command line override the file (a repeatable flag replaces the
+ * file's list). --help, --version and --check are handled here.
+ */
+#ifndef WK_CONFIG_H
+#define WK_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/wk.h"
+
+enum wk_opt_type {
+    WK_OPT_FLAG,      /* bool, no value */
+    WK_OPT_STRING,    /* const char *, last one wins */
+    WK_OPT_LIST,      /* struct wk_strlist, repeatable */
+    WK_OPT_UINT,      /* uint64_t within [min, max] */
+    WK_OPT_SIZE,      /* uint64_t bytes, suffixes k, M, G (powers of 1024) */
+    WK_OPT_DURATION,  /* uint64_t milliseconds, suffixes ms, s (default), m, h */
+};
+
+struct wk_strlist {
+    char **v;
+    size_t n;
+};
+
+struct wk_option {
+    const char *name;       /* long name, without "--" */
+    enum wk_opt_type type;
+    void *value;            /* where the value goes; holds the default beforehand */
+    const char *arg;        /* metavariable shown in --help, e.g. "ADDR" */
+    const char *help;       /* one line */
+    uint64_t min, max;      /* bounds for UINT, SIZE and DURATION (max 0: none) */
+    bool owned;             /* private: a STRING value this module allocated */
+};
+
+enum wk_config_action {
+    WK_CONFIG_RUN,
+    WK_CONFIG_HELP,
+    WK_CONFIG_VERSION,
+    WK_CONFIG_CHECK,
+};
+
+/*
+ * Parses the config file named by -c/--config (if any), then argv, into the
+ * options' values. Returns 0 and the action to take, or -EINVAL with a
+ * message naming the option, file and line in err. Strings point into argv
+ * or into memory freed by wk_config_free().
+ */
+int wk_config_parse(struct wk_option *opts, size_t n, int argc, char **argv,
+                    enum wk_config_action *action, char err[WK_ERR_LEN]);
+
+/* Frees the memory of lists and strings read from a file. */
+void wk_config_free(struct wk_option *opts, size_t n);
+
+/* Prints the usage text, one line per option, to out. */
+void wk_config_usage(FILE *out, const char *prog, const char *summary,
+                     const struct wk_option *opts, size_t n);
+
+/* Parses "64k"-style sizes and "10s"-style durations. Return 0 or -EINVAL. */
+int wk_config_parse_size(const char *s, uint64_t *out);
+int wk_config_parse_duration(const char *s, uint64_t *out_ms);
+
+#endif

@@ -1,0 +1,525 @@
+/*
+ * conn.c: one accepted socket and its buffers, deadline and registry entry.
+ *
+ * Owns the fd, the input and output buffers and the queued file. Reads and
+ * writes happen here and nowhere else: the protocol above sees whole
+ * results. The socket is registered edge-triggered for reading and writing
+ * once, so steady traffic costs no epoll_ctl calls; "readable" remembers an
+ * edge that could not be served yet (paused, buffer full).
+ */
+#include "common/conn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/listener.h"
+#include "common/log.h"
+#include "common/loop.h"
+#include "common/server.h"
+
+/* Reads per wakeup before other connections get their turn. */
+#define CONN_READS_PER_EVENT 4
+/* Bytes asked of each read(); the input buffer grows towards its bound in these steps. */
+#define CONN_READ_CHUNK 4096
+/* Bytes per sendfile() call, so one large download can't hog the loop. */
+#define CONN_SENDFILE_CHUNK (1u << 20)
+/* Bytes discarded per read while lingering. */
+#define CONN_LINGER_CHUNK 4096
+
+struct wk_conn {
+    struct wk_conn_info info;   /* first: the registry links these */
+    struct wk_server *srv;
+    struct wk_listener *listener;
+    struct wk_io io;
+    struct wk_timer timer;
+    uint64_t deadline;          /* 0: none; the timer may fire early and re-arm */
+    struct wk_buf in;
+    struct wk_buf out;
+    uint64_t out_total;         /* bytes ever appended to out */
+    uint64_t out_sent;          /* of those, bytes written */
+    /* The queued file body: sent once out_sent reaches file_at. */
+    int file_fd;
+    off_t file_off;
+    size_t file_left;
+    uint64_t file_at;
+    wk_release_fn *file_release;
+    void *file_arg;
+    struct wk_conn *next;       /* in srv->pending or srv->closed */
+    const char *reason;         /* why it is finishing or closed */
+    bool pending;               /* linked in srv->pending */
+    bool readable;              /* an unserved read edge */
+    bool read_paused;
+    bool peer_eof;
+    bool finishing;             /* wk_conn_finish(): flush, FIN, linger */
+    bool shut_wr;
+    bool closed;
+    max_align_t proto[];        /* ops->proto_size bytes */
+};
+
+static void conn_read(struct wk_conn *c);
+static void conn_flush(struct wk_conn *c);
+
+static void schedule(struct wk_conn *c)
+{
+    if (c->pending || c->closed)
+        return;
+    c->pending = true;
+    c->next = c->srv->pending;
+    c->srv->pending = c;
+}
+
+static void release_file(struct wk_conn *c)
+{
+    if (c->file_fd < 0)
+        return;
+    if (c->file_release)
+        c->file_release(c->file_arg);
+    else
+        close(c->file_fd);
+    c->file_fd = -1;
+    c->file_left = 0;
+}
+
+static void on_timer(struct wk_timer *t)
+{
+    struct wk_conn *c = t->data;
+    struct wk_loop *loop = c->srv->loop;
+    if (c->closed || c->deadline == 0)
+        return;
+    if (wk_loop_now(loop) < c->deadline) {
+        wk_loop_timer_at(loop, &c->timer, c->deadline);
+        return;
+    }
+    c->deadline = 0;
+    if (c->finishing) {
+        wk_conn_close(c, c->shut_wr ? c->reason : "send-timeout");
+        return;
+    }
+    c->srv->ops->on_timeout(c);
+}
+
+static void on_io(struct wk_io *io, unsigned events)
+{
+    struct wk_conn *c = io->data;
+    if (c->closed)
+        return;
+    if (events & (WK_IO_READ | WK_IO_ERROR))
+        c->readable = true;
+    if ((events & (WK_IO_WRITE | WK_IO_ERROR)) && wk_conn_output_pending(c))
+        conn_flush(c);
+    if (!c->closed && c->readable)
+        conn_read(c);
+}
+
+struct wk_conn *wk_conn_new(struct wk_server *srv, struct wk_listener *l, int fd,
+                            const struct sockaddr *peer, socklen_t peerlen)
+{
+    struct wk_conn *c = calloc(1, sizeof *c + srv->ops->proto_size);
+    if (c == NULL)
+        return NULL;
+    c->srv = srv;
+    c->listener = l;
+    c->file_fd = -1;
+    c->info.fd = fd;
+    if (peerlen > 0 && peerlen <= sizeof c->info.peer && peer->sa_family != AF_UNIX)
+        memcpy(&c->info.peer, peer, peerlen);
+    else
+        c->info.peer.sa.sa_family = AF_UNIX;
+    c->info.accepted_ms = wk_loop_now(srv->loop);
+    c->info.accepted_at = wk_loop_wall(srv->loop);
+    c->info.phase = "new";
+    wk_buf_init(&c->in, srv->cfg.in_max);
+    wk_buf_init(&c->out, srv->cfg.out_max);
+    wk_timer_init(&c->timer, on_timer, c);
+    c->io = (struct wk_io){.fd = fd, .cb = on_io, .data = c};
+    if (wk_loop_io_add(srv->loop, &c->io, WK_IO_READ | WK_IO_WRITE | WK_IO_EDGE) < 0) {
+        free(c);
+        return NULL;
+    }
+    wk_registry_add(&l->registry, &c->info);
+    return c;
+}
+
+void *wk_conn_proto(struct wk_conn *c)
+{
+    return c->proto;
+}
+
+struct wk_server *wk_conn_server(const struct wk_conn *c)
+{
+    return c->srv;
+}
+
+struct wk_loop *wk_conn_loop(const struct wk_conn *c)
+{
+    return c->srv->loop;
+}
+
+struct wk_listener *wk_conn_listener(const struct wk_conn *c)
+{
+    return c->listener;
+}
+
+const struct wk_conn_info *wk_conn_info(const struct wk_conn *c)
+{
+    return &c->info;
+}
+
+struct wk_conn *wk_conn_of(struct wk_conn_info *info)
+{
+    return (struct wk_conn *)info;
+}
+
+size_t wk_conn_format_peer(const struct wk_conn *c, char *out, size_t outlen)
+{
+    return wk_addr_format(&c->info.peer.sa, sizeof c->info.peer, out, outlen);
+}
+
+struct wk_buf *wk_conn_in(struct wk_conn *c)
+{
+    return &c->in;
+}
+
+bool wk_conn_peer_closed(const struct wk_conn *c)
+{
+    return c->peer_eof;
+}
+
+void wk_conn_pause_read(struct wk_conn *c, bool pause)
+{
+    c->read_paused = pause;
+    if (!pause && c->readable)
+        schedule(c);
+}
+
+struct wk_buf *wk_conn_out(struct wk_conn *c)
+{
+    return &c->out;
+}
+
+void wk_conn_flush_later(struct wk_conn *c)
+{
+    schedule(c);
+}
+
+int wk_conn_write(struct wk_conn *c, const void *p, size_t n)
+{
+    int rc = wk_buf_append(&c->out, p, n);
+    if (rc == 0)
+        schedule(c);
+    return rc;
+}
+
+/* Bytes appended to out that are not yet written. */
+static uint64_t out_unsent(const struct wk_conn *c)
+{
+    return (uint64_t)wk_buf_len(&c->out);
+}
+
+int wk_conn_send_file(struct wk_conn *c, int fd, off_t off, size_t len, wk_release_fn *release,
+                      void *arg)
+{
+    if (c->file_fd >= 0)
+        return -EBUSY;
+    if (len == 0) {
+        if (release)
+            release(arg);
+        else
+            close(fd);
+        return 0;
+    }
+    c->file_fd = fd;
+    c->file_off = off;
+    c->file_left = len;
+    c->file_at = c->out_sent + out_unsent(c);
+    c->file_release = release;
+    c->file_arg = arg;
+    schedule(c);
+    return 0;
+}
+
+bool wk_conn_output_pending(const struct wk_conn *c)
+{
+    return wk_buf_len(&c->out) > 0 || c->file_left > 0;
+}
+
+bool wk_conn_is_write_blocked(const struct wk_conn *c)
+{
+    return c->file_fd >= 0 || wk_buf_len(&c->out) > c->srv->cfg.out_high;
+}
+
+static void arm(struct wk_conn *c)
+{
+    if (!wk_timer_is_armed(&c->timer) || c->timer.deadline > c->deadline)
+        wk_loop_timer_at(c->srv->loop, &c->timer, c->deadline);
+}
+
+void wk_conn_set_timeout(struct wk_conn *c, uint64_t ms)
+{
+    if (c->closed)
+        return;
+    c->deadline = ms ? wk_loop_now(c->srv->loop) + ms : 0;
+    if (ms)
+        arm(c);
+}
+
+void wk_conn_set_phase(struct wk_conn *c, const char *phase, uint64_t progress, uint64_t total)
+{
+    c->info.phase = phase;
+    c->info.progress = progress;
+    c->info.total = total;
+}
+
+bool wk_conn_is_closing(const struct wk_conn *c)
+{
+    return c->closed || c->finishing;
+}
+
+void wk_conn_close(struct wk_conn *c, const char *reason)
+{
+    if (c->closed)
+        return;
+    struct wk_server *srv = c->srv;
+    c->closed = true;
+    c->reason = reason;
+    wk_loop_timer_stop(srv->loop, &c->timer);
+    wk_registry_remove(&c->listener->registry, &c->info);
+    if (wk_log_enabled(WK_LOG_INFO)) {
+        char peer[WK_ADDR_STRLEN];
+        wk_conn_format_peer(c, peer, sizeof peer);
+        wk_log(WK_LOG_INFO, "close fd=%d listener=%s client=%s reason=%s in=%llu out=%llu ms=%llu open=%zu",
+               c->info.fd, c->listener->name, peer, reason,
+               (unsigned long long)c->info.bytes_in, (unsigned long long)c->info.bytes_out,
+               (unsigned long long)(wk_loop_now(srv->loop) - c->info.accepted_ms), srv->open - 1);
+    }
+    /* Closing the fd also removes it from epoll; the memory waits for the end of the turn. */
+    close(c->info.fd);
+    c->io.fd = -1;
+    if (!c->pending) { /* a pending conn moves to the closed list when it is reached */
+        c->next = srv->closed;
+        srv->closed = c;
+    }
+    wk_server_conn_closed(srv);
+}
+
+/* The output is written: shut down our side and drain input until EOF or the linger time. */
+static void start_linger(struct wk_conn *c)
+{
+    if (c->peer_eof) {
+        wk_conn_close(c, c->reason);
+        return;
+    }
+    shutdown(c->info.fd, SHUT_WR);
+    c->shut_wr = true;
+    c->deadline = wk_loop_now(c->srv->loop) + c->srv->cfg.linger_ms;
+    arm(c);
+    if (c->readable)
+        schedule(c);
+}
+
+void wk_conn_finish(struct wk_conn *c, const char *reason)
+{
+    if (c->closed || c->finishing)
+        return;
+    c->finishing = true;
+    c->reason = reason;
+    c->read_paused = false;
+    if (!wk_conn_output_pending(c))
+        start_linger(c);
+    else
+        schedule(c);
+}
+
+static void io_failed(struct wk_conn *c, int e)
+{
+    wk_conn_close(c, e == ECONNRESET || e == EPIPE ? "reset" : "error");
+}
+
+static void progress(struct wk_conn *c, size_t n)
+{
+    c->info.bytes_out += n;
+    c->out_sent += n;
+    if (c->srv->cfg.send_timeout_ms && !c->shut_wr) {
+        uint64_t d = wk_loop_now(c->srv->loop) + c->srv->cfg.send_timeout_ms;
+        if (c->deadline < d) {
+            c->deadline = d;
+            arm(c);
+        }
+    }
+}
+
+/* Writes bytes of out up to the file's place (MSG_MORE if the file follows). Returns -errno, 0 or 1 (done). */
+static int write_mem(struct wk_conn *c)
+{
+    size_t n = wk_buf_len(&c->out);
+    bool file_next = c->file_fd >= 0;
+    if (file_next && c->file_at - c->out_sent < n)
+        n = (size_t)(c->file_at - c->out_sent);
+    if (n == 0)
+        return 1;
+    ssize_t w = send(c->info.fd, wk_buf_data(&c->out), n,
+                     MSG_NOSIGNAL | (file_next ? MSG_MORE : 0));
+    if (w < 0)
+        return errno == EINTR ? 0 : -errno;
+    wk_buf_consume(&c->out, (size_t)w);
+    progress(c, (size_t)w);
+    return (size_t)w == n;
+}
+
+static int write_file(struct wk_conn *c)
+{
+    size_t chunk = c->file_left < CONN_SENDFILE_CHUNK ? c->file_left : CONN_SENDFILE_CHUNK;
+    ssize_t w = sendfile(c->info.fd, c->file_fd, &c->file_off, chunk);
+    if (w < 0)
+        return errno == EINTR ? 0 : -errno;
+    if (w == 0) {
+        /* The file shrank under us: the promised length can't be kept. */
+        return -EIO;
+    }
+    c->file_left -= (size_t)w;
+    c->info.progress += (uint64_t)w;
+    progress(c, (size_t)w);
+    if (c->file_left == 0)
+        release_file(c);
+    return (size_t)w == chunk;
+}
+
+static void drained(struct wk_conn *c)
+{
+    wk_buf_release_if_empty(&c->out);
+    if (c->finishing)
+        start_linger(c);
+    else
+        c->srv->ops->on_drain(c);
+}
+
+static void conn_flush(struct wk_conn *c)
+{
+    for (;;) {
+        int rc;
+        bool at_file = c->file_fd >= 0 && c->file_at == c->out_sent && c->file_left > 0;
+        if (at_file)
+            rc = write_file(c);
+        else if (wk_buf_len(&c->out) > 0)
+            rc = write_mem(c);
+        else
+            break;
+        if (rc == -EAGAIN)
+            return; /* the EPOLLOUT edge brings us back */
+        if (rc < 0) {
+            if (rc == -EIO)
+                wk_conn_close(c, "file-truncated");
+            else
+                io_failed(c, -rc);
+            return;
+        }
+        if (rc == 0)
+            return; /* short write: the socket buffer is full */
+    }
+    drained(c);
+}
+
+/* Reads and throws away input while lingering after our FIN. */
+static void linger_read(struct wk_conn *c)
+{
+    char sink[CONN_LINGER_CHUNK];
+    for (int i = 0; i < CONN_READS_PER_EVENT; i++) {
+        ssize_t n = read(c->info.fd, sink, sizeof sink);
+        if (n > 0) {
+            c->info.bytes_in += (uint64_t)n;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            c->readable = false;
+            return;
+        }
+        wk_conn_close(c, c->reason);
+        return;
+    }
+    schedule(c);
+}
+
+static void conn_read(struct wk_conn *c)
+{
+    if (c->shut_wr) {
+        linger_read(c);
+        return;
+    }
+    for (int i = 0; i < CONN_READS_PER_EVENT; i++) {
+        if (c->read_paused || c->finishing || c->closed || c->peer_eof)
+            return;
+        char *space;
+        size_t avail, room = c->in.max - wk_buf_len(&c->in);
+        if (room == 0)
+            return; /* full: the protocol must consume first */
+        if (wk_buf_reserve(&c->in, room < CONN_READ_CHUNK ? room : CONN_READ_CHUNK, &space,
+                           &avail) < 0) {
+            wk_conn_close(c, "out-of-memory");
+            return;
+        }
+        ssize_t n = read(c->info.fd, space, avail);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                c->readable = false;
+                return;
+            }
+            io_failed(c, errno);
+            return;
+        }
+        if (n == 0) {
+            c->peer_eof = true;
+            c->readable = false;
+        } else {
+            wk_buf_commit(&c->in, (size_t)n);
+            c->info.bytes_in += (uint64_t)n;
+            if ((size_t)n < avail)
+                c->readable = false; /* a short read drained the socket */
+        }
+        c->srv->ops->on_data(c);
+        if (!c->readable)
+            return;
+    }
+    schedule(c); /* more to read: after the others have had their turn */
+}
+
+bool wk_conn_run_pending(struct wk_server *srv)
+{
+    /* Bounded, so a conn that keeps rescheduling itself can't stall the loop. */
+    for (int n = 0; srv->pending != NULL && n < 100000; n++) {
+        struct wk_conn *c = srv->pending;
+        srv->pending = c->next;
+        c->pending = false;
+        if (c->closed) {
+            c->next = srv->closed;
+            srv->closed = c;
+            continue;
+        }
+        if (wk_conn_output_pending(c))
+            conn_flush(c);
+        else if (c->finishing && !c->shut_wr)
+            start_linger(c);
+        if (!c->closed && c->readable && !c->read_paused)
+            conn_read(c);
+    }
+    wk_conn_reap(srv);
+    return srv->pending != NULL;
+}
+
+void wk_conn_reap(struct wk_server *srv)
+{
+    while (srv->closed != NULL) {
+        struct wk_conn *c = srv->closed;
+        srv->closed = c->next;
+        srv->ops->on_close(c);
+        release_file(c);
+        wk_buf_fini(&c->in);
+        wk_buf_fini(&c->out);
+        free(c);
+    }
+}

@@ -1,0 +1,71 @@
+/*
+ * server.h: the lifecycle of one server process: listeners, the loop, the
+ * connections a protocol's ops drive, limits, and the graceful stop.
+ *
+ * SIGTERM and SIGINT stop accepting, give every connection on_shutdown, and
+ * exit once all are closed or the shutdown timeout has passed.
+ */
+#ifndef WK_SERVER_H
+#define WK_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/addr.h"
+#include "common/conn.h"
+#include "common/listener.h"
+#include "common/loop.h"
+
+struct wk_server_config {
+    int backlog;                  /* listen(2) backlog */
+    size_t max_conns;             /* accepting pauses at this many open connections */
+    size_t in_max;                /* bound of each connection's input buffer */
+    size_t out_max;               /* bound of each connection's output buffer */
+    size_t out_high;              /* output above this blocks the protocol */
+    uint64_t send_timeout_ms;     /* a client that reads nothing for this long is cut off */
+    uint64_t linger_ms;           /* how long a finishing connection drains input */
+    uint64_t shutdown_timeout_ms; /* graceful stop bound */
+};
+
+struct wk_conn;
+
+struct wk_server {
+    struct wk_server_config cfg;
+    const struct wk_conn_ops *ops;
+    void *data;                   /* the protocol's server-wide context */
+    struct wk_loop *loop;
+    struct wk_listener *listeners;
+    size_t nlisteners;
+    size_t open;                  /* open connections, all listeners */
+    struct wk_conn *pending;      /* conns with output to write or input to read before sleeping */
+    struct wk_conn *closed;       /* conns closed this turn, freed before sleeping */
+    bool stopping;
+    struct wk_timer stop_timer;
+    struct wk_timer resume_timer; /* retries accepting after hitting max_conns */
+};
+
+/* Fills cfg with the defaults. */
+void wk_server_config_defaults(struct wk_server_config *cfg);
+
+/* Creates the loop. Returns 0, or -errno with a message in err. */
+int wk_server_init(struct wk_server *srv, const struct wk_server_config *cfg,
+                   const struct wk_conn_ops *ops, void *data, char err[WK_ERR_LEN]);
+
+/*
+ * Binds every address and logs "listen addr=..." with the real port of each.
+ * Returns 0, or -errno with a message naming the address in err.
+ */
+int wk_server_listen(struct wk_server *srv, const struct wk_addr *addrs, size_t n,
+                     char err[WK_ERR_LEN]);
+
+/* Accepts and serves until stopped. Returns 0 after a graceful stop, or -errno. */
+int wk_server_run(struct wk_server *srv);
+
+/* Closes listeners and connections and frees the loop. */
+void wk_server_fini(struct wk_server *srv);
+
+/* For conn.c: a connection closed. Resumes accepting below max_conns. */
+void wk_server_conn_closed(struct wk_server *srv);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * accesslog.h: the access log in Combined Log Format, with the client's port
+ * and the server's fd added at the end:
+ *
+ *   127.0.0.1 - - [25/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 612 "-" "curl/7.88.1" port=53422 fd=9
+ *
+ * Lines collect in memory and are written once per turn of the loop.
+ */
+#ifndef HTTP_ACCESSLOG_H
+#define HTTP_ACCESSLOG_H
+
+#include "common/wk.h"
+#include "httpd/response.h"
+
+struct http_accesslog;
+struct wk_loop;
+
+/*
+ * Opens the log named by spec: "-" for standard output, a file path
+ * (appended to, created 0640), or "off" (returns 0 with *out NULL).
+ * Returns 0 or -errno with a message naming the file in err.
+ */
+int http_accesslog_open(const char *spec, struct wk_loop *loop, struct http_accesslog **out,
+                        char err[WK_ERR_LEN]);
+
+/* Writes what is buffered and frees the log. NULL is fine. */
+void http_accesslog_close(struct http_accesslog *log);
+
+/* Adds the line for an answered exchange. NULL log: nothing. */
+void http_accesslog_add(struct http_accesslog *log, const struct http_txn *t);
+
+#endif

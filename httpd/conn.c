@@ -1,0 +1,303 @@
+/*
+ * conn.c: the HTTP/1.1 connection state machine. Owns the request being read;
+ * the wk_conn below owns the socket and buffers.
+ *
+ *   idle --first byte--> head --head complete--> (answer) --+--> idle (keep-alive)
+ *                                                            +--> body (discard) --> idle
+ *                                                            +--> finish (close)
+ *
+ * Pipelined requests wait in the input buffer while a response is being
+ * written, and are answered when the output drains, so responses leave in
+ * request order.
+ */
+#include "httpd/conn.h"
+
+#include <string.h>
+
+#include "common/log.h"
+#include "common/server.h"
+#include "httpd/accesslog.h"
+#include "httpd/file.h"
+#include "httpd/httpd.h"
+#include "httpd/request.h"
+#include "httpd/response.h"
+
+enum http_state {
+    HTTP_STATE_IDLE,
+    HTTP_STATE_HEAD,
+    HTTP_STATE_BODY,
+};
+
+struct http_conn {
+    struct http_request req;
+    struct http_limits limits;
+    enum http_state state;
+    bool keep_alive;        /* the answered request lets the connection stay open */
+};
+
+static struct http_server *server_of(struct wk_conn *c)
+{
+    return wk_conn_server(c)->data;
+}
+
+static void enter_idle(struct wk_conn *c, struct http_conn *h)
+{
+    h->state = HTTP_STATE_IDLE;
+    http_request_init(&h->req, &h->limits);
+    struct wk_buf *in = wk_conn_in(c);
+    if (wk_buf_len(in) == 0) {
+        wk_buf_release_if_empty(in); /* an idle connection holds no buffers */
+        if (wk_conn_output_pending(c)) {
+            wk_conn_set_phase(c, "sending", wk_conn_info(c)->progress, wk_conn_info(c)->total);
+            wk_conn_set_timeout(c, wk_conn_server(c)->cfg.send_timeout_ms);
+        } else {
+            wk_conn_set_phase(c, "idle", 0, 0);
+            wk_conn_set_timeout(c, server_of(c)->cfg->idle_timeout);
+        }
+    }
+}
+
+static void on_open(struct wk_conn *c)
+{
+    struct http_conn *h = wk_conn_proto(c);
+    const struct http_config *cfg = server_of(c)->cfg;
+    h->limits = (struct http_limits){
+        .max_request_line = cfg->max_request_line,
+        .max_header_size = cfg->max_header_size,
+        .max_headers = cfg->max_headers,
+        .max_body = cfg->max_size,
+    };
+    enter_idle(c, h);
+}
+
+static void answer_options(struct http_txn *t)
+{
+    struct http_response r = {.status = 200, .allow = true, .content_length = 0};
+    http_response_head(t, &r);
+}
+
+/* Answers the request whose head is complete. */
+static void answer(struct wk_conn *c, struct http_conn *h)
+{
+    struct http_request *r = &h->req;
+    struct http_txn t = {
+        .c = c,
+        .srv = server_of(c),
+        .req = r,
+        .data = wk_buf_data(wk_conn_in(c)),
+        .head_only = r->parser.method == HTTP_HEAD,
+        .keep_alive = http_request_keep_alive(r) && !wk_conn_server(c)->stopping,
+    };
+    int status = http_request_check(r, t.data);
+    if (status != 0) {
+        /* A refused request's body is not read: the connection can't continue. */
+        if (http_request_has_body(r))
+            t.keep_alive = false;
+        http_response_error(&t, status, NULL);
+    } else {
+        if (http_request_has(r, HTTP_H_EXPECT) && http_request_has_body(r))
+            http_response_continue(&t);
+        if (r->parser.method == HTTP_OPTIONS)
+            answer_options(&t);
+        else
+            http_file_handle(&t);
+    }
+    h->keep_alive = t.keep_alive;
+    http_accesslog_add(t.srv->alog, &t);
+}
+
+/* Answers a request the parser refused; the connection closes after it. */
+static void answer_bad(struct wk_conn *c, struct http_conn *h, int status, const char *reason)
+{
+    struct http_txn t = {
+        .c = c,
+        .srv = server_of(c),
+        .req = &h->req,
+        .data = wk_buf_data(wk_conn_in(c)),
+        .keep_alive = false,
+    };
+    http_response_error(&t, status, NULL);
+    http_accesslog_add(t.srv->alog, &t);
+    if (wk_log_enabled(WK_LOG_INFO)) {
+        char peer[WK_ADDR_STRLEN];
+        wk_conn_format_peer(c, peer, sizeof peer);
+        wk_log(WK_LOG_INFO, "bad-request fd=%d client=%s status=%d reason=%s",
+               wk_conn_info(c)->fd, peer, status, reason);
+    }
+    wk_conn_finish(c, reason);
+}
+
+static const char *reason_of(int status)
+{
+    switch (status) {
+    case 413:
+        return "body-too-large";
+    case 414:
+        return "request-line-too-long";
+    case 431:
+        return "headers-too-large";
+    case 501:
+        return "unknown-method";
+    case 505:
+        return "bad-version";
+    default:
+        return "bad-request";
+    }
+}
+
+/* The request and its body are done: drop them from the input and go on. */
+static void complete(struct wk_conn *c, struct http_conn *h)
+{
+    wk_buf_consume(wk_conn_in(c), h->req.parsed);
+    if (!h->keep_alive || wk_conn_server(c)->stopping) {
+        wk_conn_finish(c, h->keep_alive ? "shutdown" : "close");
+        return;
+    }
+    enter_idle(c, h);
+}
+
+/* Reads a request's head and answers it. Returns true if it got anywhere. */
+static bool read_head(struct wk_conn *c, struct http_conn *h)
+{
+    struct wk_buf *in = wk_conn_in(c);
+    if (h->state == HTTP_STATE_IDLE) {
+        h->state = HTTP_STATE_HEAD;
+        wk_conn_set_phase(c, "reading-request", 0, 0);
+        wk_conn_set_timeout(c, server_of(c)->cfg->header_timeout);
+    }
+    int rc = http_request_parse(&h->req, wk_buf_data(in), wk_buf_len(in));
+    if (rc >= 400) {
+        answer_bad(c, h, rc, reason_of(rc));
+        return false;
+    }
+    if (rc == HTTP_PARSE_MORE) {
+        if (wk_conn_peer_closed(c))
+            wk_conn_close(c, "eof-in-request");
+        return false;
+    }
+    answer(c, h);
+    if (rc == HTTP_PARSE_DONE) {
+        complete(c, h);
+        return true;
+    }
+    /* A body follows: read and discard it if the connection stays open. */
+    if (!h->keep_alive) {
+        wk_conn_finish(c, "close");
+        return false;
+    }
+    h->state = HTTP_STATE_BODY;
+    wk_conn_set_phase(c, "reading-body", 0, h->req.parser.content_length);
+    wk_conn_set_timeout(c, server_of(c)->cfg->body_timeout);
+    return true;
+}
+
+/* Reads (and discards) a body. Returns true once it is complete. */
+static bool read_body(struct wk_conn *c, struct http_conn *h)
+{
+    struct wk_buf *in = wk_conn_in(c);
+    int rc = http_request_parse(&h->req, wk_buf_data(in), wk_buf_len(in));
+    if (rc >= 400) {
+        /* The answer is already out; a malformed or oversized body ends the connection. */
+        wk_conn_close(c, rc == 413 ? "body-too-large" : "bad-body");
+        return false;
+    }
+    if (rc == HTTP_PARSE_DONE) {
+        complete(c, h);
+        return true;
+    }
+    wk_buf_consume(in, h->req.parsed);
+    http_request_consumed(&h->req, h->req.parsed);
+    if (wk_conn_peer_closed(c)) {
+        wk_conn_close(c, "eof-in-body");
+        return false;
+    }
+    wk_conn_set_phase(c, "reading-body", h->req.body_seen, h->req.parser.content_length);
+    wk_conn_set_timeout(c, server_of(c)->cfg->body_timeout);
+    return false;
+}
+
+/* Answers every complete request in the input, until output backs up. */
+static void process(struct wk_conn *c)
+{
+    struct http_conn *h = wk_conn_proto(c);
+    for (;;) {
+        if (wk_conn_is_closing(c))
+            return;
+        if (wk_conn_is_write_blocked(c)) {
+            wk_conn_pause_read(c, true); /* on_drain picks up again */
+            return;
+        }
+        bool more;
+        if (h->state == HTTP_STATE_BODY) {
+            more = read_body(c, h);
+        } else if (wk_buf_len(wk_conn_in(c)) > 0) {
+            more = read_head(c, h);
+        } else {
+            if (wk_conn_peer_closed(c))
+                wk_conn_finish(c, "eof"); /* after the responses still being written */
+            return;
+        }
+        if (!more)
+            return;
+    }
+}
+
+static void on_data(struct wk_conn *c)
+{
+    process(c);
+}
+
+static void on_drain(struct wk_conn *c)
+{
+    struct http_conn *h = wk_conn_proto(c);
+    wk_conn_pause_read(c, false);
+    if (h->state == HTTP_STATE_IDLE && wk_buf_len(wk_conn_in(c)) == 0) {
+        enter_idle(c, h);
+        if (wk_conn_server(c)->stopping)
+            wk_conn_finish(c, "shutdown");
+        return;
+    }
+    process(c);
+}
+
+static void on_timeout(struct wk_conn *c)
+{
+    struct http_conn *h = wk_conn_proto(c);
+    if (wk_conn_output_pending(c)) {
+        wk_conn_close(c, "send-timeout");
+        return;
+    }
+    switch (h->state) {
+    case HTTP_STATE_HEAD:
+        answer_bad(c, h, 408, "header-timeout");
+        break;
+    case HTTP_STATE_BODY:
+        wk_conn_close(c, "body-timeout");
+        break;
+    default:
+        wk_conn_close(c, "idle-timeout");
+    }
+}
+
+static void on_shutdown(struct wk_conn *c)
+{
+    struct http_conn *h = wk_conn_proto(c);
+    if (h->state == HTTP_STATE_IDLE && !wk_conn_output_pending(c))
+        wk_conn_close(c, "shutdown");
+    /* Otherwise the request in progress is answered with "Connection: close". */
+}
+
+static void on_close(struct wk_conn *c)
+{
+    WK_UNUSED(c); /* nothing of its own to release: the request lives in the conn */
+}
+
+const struct wk_conn_ops http_conn_ops = {
+    .proto_size = sizeof(struct http_conn),
+    .on_open = on_open,
+    .on_data = on_data,
+    .on_drain = on_drain,
+    .on_timeout = on_timeout,
+    .on_shutdown = on_shutdown,
+    .on_close = on_close,
+};

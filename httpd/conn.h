@@ -1,0 +1,14 @@
+/*
+ * conn.h: HTTP/1.1 on a wk_conn: requests read one at a time with the strict
+ * parser, answered in order (pipelining), keep-alive, the header, body and
+ * idle timeouts, and the phase the registry shows.
+ */
+#ifndef HTTP_CONN_H
+#define HTTP_CONN_H
+
+#include "common/conn.h"
+
+/* The ops table httpd hands to wk_server; the server's data is a struct http_server. */
+extern const struct wk_conn_ops http_conn_ops;
+
+#endif

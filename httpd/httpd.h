@@ -1,0 +1,45 @@
+/*
+ * httpd.h: what the whole HTTP server shares: its configuration, the open
+ * docroot, the access log and the cached Date header. One per process,
+ * owned by main.c and reached through wk_server's data pointer.
+ */
+#ifndef HTTP_HTTPD_H
+#define HTTP_HTTPD_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/config.h"
+
+#define HTTP_SERVER_SOFTWARE "wellknown/" WK_VERSION
+
+struct http_accesslog;
+
+struct http_config {
+    struct wk_strlist listen;
+    const char *root;
+    const char *access_log;
+    const char *log_level;
+    uint64_t max_size;
+    uint64_t max_request_line;
+    uint64_t max_header_size;
+    uint64_t max_headers;
+    uint64_t max_connections;
+    uint64_t backlog;
+    uint64_t idle_timeout;
+    uint64_t header_timeout;
+    uint64_t body_timeout;
+    uint64_t send_timeout;
+    uint64_t shutdown_timeout;
+};
+
+struct http_server {
+    const struct http_config *cfg;
+    int root_fd;                        /* the docroot, opened O_PATH */
+    struct http_accesslog *alog;        /* NULL when the access log is off */
+    time_t date_at;                     /* the second date was made for */
+    char date[WK_CLOCK_IMF_LEN];        /* Date header value, remade once a second */
+};
+
+#endif

@@ -1,0 +1,180 @@
+/*
+ * main.c: wellknown-httpd's options, startup and shutdown. Owns the
+ * configuration and the server context for the life of the process.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/server.h"
+#include "httpd/accesslog.h"
+#include "httpd/conn.h"
+#include "httpd/httpd.h"
+
+#define PROG "wellknown-httpd"
+#define SECOND 1000ull
+
+/* The demo site: beside an installed binary, else in the source tree. */
+static const char *default_root(char *buf, size_t cap)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            int m = snprintf(buf, cap, "%s/../share/wellknown/www", exe);
+            struct stat st;
+            if (m > 0 && (size_t)m < cap && stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+                return buf;
+        }
+    }
+    struct stat st;
+    if (stat(WK_WWW_SOURCE, &st) == 0 && S_ISDIR(st.st_mode))
+        return WK_WWW_SOURCE;
+    return WK_WWW_INSTALLED;
+}
+
+static int open_root(const char *root, char err[WK_ERR_LEN])
+{
+    int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        snprintf(err, WK_ERR_LEN, "--root %s: %s", root, strerror(errno));
+    return fd < 0 ? -errno : fd;
+}
+
+static int parse_addrs(const struct wk_strlist *list, struct wk_addr **out, char err[WK_ERR_LEN])
+{
+    *out = calloc(list->n, sizeof **out);
+    if (*out == NULL) {
+        snprintf(err, WK_ERR_LEN, "out of memory");
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < list->n; i++) {
+        int rc = wk_addr_parse(list->v[i], &(*out)[i], err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void server_config(const struct http_config *cfg, struct wk_server_config *sc)
+{
+    wk_server_config_defaults(sc);
+    sc->backlog = (int)cfg->backlog;
+    sc->max_conns = cfg->max_connections;
+    /* Room for the longest head allowed plus a read's worth of what follows it. */
+    sc->in_max = cfg->max_request_line + cfg->max_header_size + 16 * 1024;
+    sc->send_timeout_ms = cfg->send_timeout;
+    sc->shutdown_timeout_ms = cfg->shutdown_timeout;
+}
+
+static int run(struct http_config *cfg, bool check_only, char err[WK_ERR_LEN])
+{
+    struct http_server hs = {.cfg = cfg, .root_fd = -1};
+    struct wk_server srv = {0};
+    struct wk_server_config sc;
+    struct wk_addr *addrs = NULL;
+    static char *default_listen[] = {"[::]:80"};
+    struct wk_strlist listen = cfg->listen;
+    if (listen.n == 0)
+        listen = (struct wk_strlist){default_listen, 1};
+    int rc = parse_addrs(&listen, &addrs, err);
+    if (rc == 0)
+        rc = hs.root_fd = open_root(cfg->root, err);
+    if (rc < 0 || check_only)
+        goto out;
+    server_config(cfg, &sc);
+    rc = wk_server_init(&srv, &sc, &http_conn_ops, &hs, err);
+    if (rc == 0)
+        rc = http_accesslog_open(cfg->access_log, srv.loop, &hs.alog, err);
+    if (rc == 0)
+        rc = wk_server_listen(&srv, addrs, listen.n, err);
+    if (rc < 0)
+        goto out;
+    wk_log(WK_LOG_INFO, "start pid=%d root=%s version=%s", (int)getpid(), cfg->root, WK_VERSION);
+    rc = wk_server_run(&srv);
+    wk_log(WK_LOG_INFO, "exit status=%d", rc < 0 ? 1 : 0);
+    if (rc < 0)
+        snprintf(err, WK_ERR_LEN, "event loop: %s", strerror(-rc));
+out:
+    wk_server_fini(&srv);
+    http_accesslog_close(hs.alog);
+    if (hs.root_fd >= 0)
+        close(hs.root_fd);
+    free(addrs);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    char rootbuf[PATH_MAX], err[WK_ERR_LEN] = "";
+    struct http_config cfg = {
+        .root = default_root(rootbuf, sizeof rootbuf),
+        .access_log = "-",
+        .log_level = "info",
+        .max_size = 1024 * 1024,
+        .max_request_line = 8 * 1024,
+        .max_header_size = 16 * 1024,
+        .max_headers = 100,
+        .max_connections = 10000,
+        .backlog = 511,
+        .idle_timeout = 60 * SECOND,
+        .header_timeout = 10 * SECOND,
+        .body_timeout = 30 * SECOND,
+        .send_timeout = 30 * SECOND,
+        .shutdown_timeout = 10 * SECOND,
+    };
+    struct wk_option opts[] = {
+        {"listen", WK_OPT_LIST, &cfg.listen, "ADDR", "listen on ADDR, repeatable (default: [::]:80)", 0, 0, false},
+        {"root", WK_OPT_STRING, &cfg.root, "DIR", "serve files from DIR", 0, 0, false},
+        {"access-log", WK_OPT_STRING, &cfg.access_log, "FILE", "access log: a file, - (stdout) or off", 0, 0, false},
+        {"max-size", WK_OPT_SIZE, &cfg.max_size, "BYTES", "largest request body (413 beyond)", 0, 0, false},
+        {"max-request-line", WK_OPT_SIZE, &cfg.max_request_line, "BYTES", "longest request line (414 beyond)", 64, 1 << 20, false},
+        {"max-header-size", WK_OPT_SIZE, &cfg.max_header_size, "BYTES", "largest header block (431 beyond)", 256, 1 << 20, false},
+        {"max-headers", WK_OPT_UINT, &cfg.max_headers, "N", "most header fields in a request (431 beyond)", 1, 10000, false},
+        {"max-connections", WK_OPT_UINT, &cfg.max_connections, "N", "open connections before accepting pauses", 1, 10000000, false},
+        {"backlog", WK_OPT_UINT, &cfg.backlog, "N", "listen backlog", 1, 65535, false},
+        {"idle-timeout", WK_OPT_DURATION, &cfg.idle_timeout, "DUR", "close a keep-alive connection idle this long", 1, 0, false},
+        {"header-timeout", WK_OPT_DURATION, &cfg.header_timeout, "DUR", "time to send a whole request head (408 beyond)", 1, 0, false},
+        {"body-timeout", WK_OPT_DURATION, &cfg.body_timeout, "DUR", "longest pause while sending a body", 1, 0, false},
+        {"send-timeout", WK_OPT_DURATION, &cfg.send_timeout, "DUR", "longest pause of a client reading a response", 1, 0, false},
+        {"shutdown-timeout", WK_OPT_DURATION, &cfg.shutdown_timeout, "DUR", "on SIGTERM, time given to responses in flight", 0, 0, false},
+        {"log-level", WK_OPT_STRING, &cfg.log_level, "LEVEL", "error, warn, info or debug", 0, 0, false},
+    };
+    enum wk_config_action action;
+    enum wk_log_level level = WK_LOG_INFO;
+    wk_log_init("httpd", WK_LOG_INFO);
+    int rc = wk_config_parse(opts, WK_ARRAY_LEN(opts), argc, argv, &action, err);
+    if (rc == 0 && wk_log_level_parse(cfg.log_level, &level) < 0) {
+        snprintf(err, sizeof err, "--log-level: \"%s\" is not error, warn, info or debug", cfg.log_level);
+        rc = -EINVAL;
+    }
+    if (rc < 0 || action == WK_CONFIG_HELP || action == WK_CONFIG_VERSION) {
+        if (rc < 0)
+            fprintf(stderr, PROG ": %s\n", err);
+        else if (action == WK_CONFIG_HELP)
+            wk_config_usage(stdout, PROG, "A static HTTP/1.1 server that shows the sockets it accepts.",
+                            opts, WK_ARRAY_LEN(opts));
+        else
+            printf(PROG " " WK_VERSION "\n");
+        wk_config_free(opts, WK_ARRAY_LEN(opts));
+        return rc < 0 ? 1 : 0;
+    }
+    wk_log_init("httpd", level);
+    rc = run(&cfg, action == WK_CONFIG_CHECK, err);
+    if (rc == 0 && action == WK_CONFIG_CHECK)
+        printf(PROG ": configuration ok\n");
+    if (rc < 0)
+        fprintf(stderr, PROG ": %s\n", err);
+    wk_config_free(opts, WK_ARRAY_LEN(opts));
+    return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,322 @@
+/*
+ * request.c: reading one request with llhttp in strict mode, plus the checks
+ * llhttp leaves to the server: obs-fold and whitespace before the colon
+ * (which llhttp 8 accepts), Host, the version, the method and the limits.
+ * Owns nothing beyond the struct; touches no socket.
+ */
+#include "httpd/request.h"
+
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/wk.h"
+
+#define CB_ERROR (-1) /* any non-zero, non-pause return makes llhttp stop with an error */
+
+static struct http_request *req_of(llhttp_t *p)
+{
+    return (struct http_request *)((char *)p - offsetof(struct http_request, parser));
+}
+
+static int fail(struct http_request *r, int status)
+{
+    r->status = status;
+    return CB_ERROR;
+}
+
+/* Extends span s with the piece at p, or starts it; pieces of one span are adjacent. */
+static void span_add(struct http_request *r, struct http_span *s, const char *p, size_t len)
+{
+    uint32_t off = (uint32_t)(p - r->base);
+    if (s->len == 0)
+        s->off = off;
+    s->len = off + (uint32_t)len - s->off;
+}
+
+static bool is_tchar(unsigned char ch)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch != 0 && memchr(extra, ch, sizeof extra - 1) != NULL);
+}
+
+static int on_method(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_request *r = req_of(p);
+    span_add(r, &r->method, at, len);
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_request *r = req_of(p);
+    span_add(r, &r->target, at, len);
+    return 0;
+}
+
+static int on_url_complete(llhttp_t *p)
+{
+    req_of(p)->url_done = true;
+    return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_request *r = req_of(p);
+    span_add(r, &r->field, at, len);
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    enum http_header id;
+} known_headers[] = {
+    {"host", HTTP_H_HOST},
+    {"connection", HTTP_H_CONNECTION},
+    {"expect", HTTP_H_EXPECT},
+    {"if-match", HTTP_H_IF_MATCH},
+    {"if-none-match", HTTP_H_IF_NONE_MATCH},
+    {"if-modified-since", HTTP_H_IF_MODIFIED_SINCE},
+    {"if-unmodified-since", HTTP_H_IF_UNMODIFIED_SINCE},
+    {"range", HTTP_H_RANGE},
+    {"if-range", HTTP_H_IF_RANGE},
+    {"referer", HTTP_H_REFERER},
+    {"user-agent", HTTP_H_USER_AGENT},
+};
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    struct http_request *r = req_of(p);
+    const char *name = r->base + r->field.off;
+    if (++r->nheaders > r->limits->max_headers)
+        return fail(r, 431);
+    /* llhttp lets "Host : x" through; RFC 9112 5.1 says reject it. */
+    for (uint32_t i = 0; i < r->field.len; i++) {
+        if (!is_tchar((unsigned char)name[i]))
+            return fail(r, 400);
+    }
+    r->cur = HTTP_H_OTHER;
+    for (size_t i = 0; i < WK_ARRAY_LEN(known_headers); i++) {
+        if (strlen(known_headers[i].name) == r->field.len &&
+            strncasecmp(name, known_headers[i].name, r->field.len) == 0) {
+            r->cur = known_headers[i].id;
+            break;
+        }
+    }
+    r->field.len = 0;
+    r->value_end = 0;
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_request *r = req_of(p);
+    uint32_t off = (uint32_t)(at - r->base);
+    /* A piece that does not continue the previous one follows a line break: obs-fold. */
+    if (r->value_end != 0 && off != r->value_end)
+        return fail(r, 400);
+    r->value_end = off + (uint32_t)len;
+    if (r->cur != HTTP_H_OTHER && r->hdr_seen[r->cur] == 0)
+        span_add(r, &r->hdr[r->cur], at, len);
+    return 0;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    struct http_request *r = req_of(p);
+    if (r->cur == HTTP_H_OTHER)
+        return 0;
+    struct http_span *s = &r->hdr[r->cur];
+    /* A value of only whitespace gives no callback: place the empty span at its end. */
+    if (s->len == 0 && r->hdr_seen[r->cur] == 0)
+        s->off = r->value_end;
+    while (s->len > 0 && (r->base[s->off + s->len - 1] == ' ' ||
+                          r->base[s->off + s->len - 1] == '\t'))
+        s->len--;
+    if (r->hdr_seen[r->cur] < UINT8_MAX)
+        r->hdr_seen[r->cur]++;
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    struct http_request *r = req_of(p);
+    r->head_done = true;
+    /* Stop here when a body follows, so the head is answered before the body is read. */
+    return http_request_has_body(r) ? HPE_PAUSED : 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_request *r = req_of(p);
+    WK_UNUSED(at);
+    r->body_seen += len;
+    if (r->body_seen > r->limits->max_body)
+        return fail(r, 413);
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    req_of(p)->done = true;
+    return HPE_PAUSED;
+}
+
+static const llhttp_settings_t settings = {
+    .on_method = on_method,
+    .on_url = on_url,
+    .on_url_complete = on_url_complete,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+void http_request_init(struct http_request *r, const struct http_limits *limits)
+{
+    memset(r, 0, sizeof *r);
+    llhttp_init(&r->parser, HTTP_REQUEST, &settings);
+    r->limits = limits;
+}
+
+static int error_status(llhttp_errno_t err, const char *data, size_t len);
+
+static int limit_status(const struct http_request *r, size_t len)
+{
+    if (!r->url_done && len > r->limits->max_request_line)
+        return 414;
+    if (!r->head_done && len > r->limits->max_request_line + r->limits->max_header_size)
+        return 431;
+    return 0;
+}
+
+int http_request_parse(struct http_request *r, const char *data, size_t len)
+{
+    if (r->done)
+        return HTTP_PARSE_DONE;
+    if (len <= r->parsed)
+        return HTTP_PARSE_MORE;
+    r->base = data;
+    llhttp_errno_t err = llhttp_execute(&r->parser, data + r->parsed, len - r->parsed);
+    if (err == HPE_OK) {
+        r->parsed = (uint32_t)len;
+        int status = limit_status(r, len);
+        return status ? status : HTTP_PARSE_MORE;
+    }
+    if (err != HPE_PAUSED && err != HPE_PAUSED_UPGRADE)
+        return r->status ? r->status : error_status(err, data, len);
+    r->parsed = (uint32_t)(llhttp_get_error_pos(&r->parser) - data);
+    if (r->head_len == 0)
+        r->head_len = r->parsed;
+    if (err == HPE_PAUSED)
+        llhttp_resume(&r->parser);
+    else
+        r->done = true; /* an Upgrade request: this server upgrades nothing */
+    return r->done ? HTTP_PARSE_DONE : HTTP_PARSE_HEAD;
+}
+
+void http_request_consumed(struct http_request *r, size_t n)
+{
+    r->parsed -= (uint32_t)n;
+    r->head_len = r->head_len > n ? r->head_len - (uint32_t)n : 0;
+}
+
+bool http_request_has_body(const struct http_request *r)
+{
+    return (r->parser.flags & F_CHUNKED) || r->parser.content_length > 0;
+}
+
+bool http_request_keep_alive(const struct http_request *r)
+{
+    return llhttp_should_keep_alive(&r->parser) != 0;
+}
+
+static bool is_token(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (!is_tchar((unsigned char)p[i]))
+            return false;
+    }
+    return len > 0;
+}
+
+static int error_status(llhttp_errno_t err, const char *data, size_t len)
+{
+    switch (err) {
+    case HPE_INVALID_METHOD: {
+        /* A well-formed token that llhttp does not know is a method we don't implement. */
+        size_t n = 0;
+        while (n < len && is_tchar((unsigned char)data[n]))
+            n++;
+        return n > 0 && n < len && data[n] == ' ' ? 501 : 400;
+    }
+    case HPE_INVALID_VERSION:
+        return 505;
+    default:
+        return 400;
+    }
+}
+
+/* Host = uri-host [ ":" port ] (RFC 9110 7.2), checked for the bytes it may hold. */
+static bool valid_host(const char *p, size_t len)
+{
+    static const char extra[] = "-._~!$&'()*+,;=:[]%";
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || memchr(extra, ch, sizeof extra - 1) != NULL;
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static int check_method(const struct http_request *r)
+{
+    switch (r->parser.method) {
+    case HTTP_GET:
+    case HTTP_HEAD:
+    case HTTP_OPTIONS:
+        return 0;
+    case HTTP_POST:
+    case HTTP_PUT:
+    case HTTP_DELETE:
+    case HTTP_PATCH:
+    case HTTP_CONNECT:
+    case HTTP_TRACE:
+        return 405;
+    default:
+        return 501;
+    }
+}
+
+int http_request_check(const struct http_request *r, const char *data)
+{
+    const llhttp_t *p = &r->parser;
+    if (p->http_major != 1 || p->http_minor > 1)
+        return 505;
+    if (!is_token(http_span_ptr(data, r->method), r->method.len))
+        return 400;
+    if (r->hdr_seen[HTTP_H_HOST] > 1 || (p->http_minor == 1 && !r->hdr_seen[HTTP_H_HOST]))
+        return 400;
+    if (r->hdr_seen[HTTP_H_HOST] &&
+        !valid_host(http_span_ptr(data, r->hdr[HTTP_H_HOST]), r->hdr[HTTP_H_HOST].len))
+        return 400;
+    int status = check_method(r);
+    if (status)
+        return status;
+    if (r->hdr_seen[HTTP_H_EXPECT]) {
+        struct http_span e = r->hdr[HTTP_H_EXPECT];
+        if (e.len != 12 || strncasecmp(http_span_ptr(data, e), "100-continue", 12) != 0)
+            return 417;
+    }
+    if (!(p->flags & F_CHUNKED) && p->content_length > r->limits->max_body)
+        return 413;
+    return 0;
+}
