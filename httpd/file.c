@@ -8,11 +8,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -21,6 +19,7 @@
 #include "common/server.h"
 #include "httpd/cond.h"
 #include "httpd/dirlist.h"
+#include "httpd/filecache.h"
 #include "httpd/httpd.h"
 #include "httpd/mime.h"
 #include "httpd/path.h"
@@ -32,21 +31,6 @@
 #define FILE_PAGE_MAX (1024 * 1024)
 /* Templates larger than this are refused (500) rather than read into memory. */
 #define FILE_TEMPLATE_MAX (256 * 1024)
-
-/* Opens path (absolute within the root) so that nothing outside the root can be reached. */
-static int open_beneath(int root_fd, const char *path)
-{
-    struct open_how how = {
-        .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-    };
-    const char *rel = path[1] ? path + 1 : ".";
-    long fd;
-    do {
-        fd = syscall(SYS_openat2, root_fd, rel, &how, sizeof how);
-    } while (fd < 0 && errno == EINTR);
-    return fd < 0 ? -errno : (int)fd;
-}
 
 static int status_of_errno(int e)
 {
@@ -192,8 +176,10 @@ static const char *ssi_var(void *arg, const char *name, size_t len, char *scratc
     return scratch;
 }
 
-static void send_template(struct http_txn *t, int fd, const struct stat *st, const char *path)
+static void send_template(struct http_txn *t, const struct http_file *f)
 {
+    const struct stat *st = &f->st;
+    const char *path = f->path;
     struct wk_buf tpl, page;
     wk_buf_init(&tpl, FILE_TEMPLATE_MAX);
     wk_buf_init(&page, FILE_PAGE_MAX);
@@ -201,7 +187,7 @@ static void send_template(struct http_txn *t, int fd, const struct stat *st, con
     size_t avail;
     int rc = st->st_size > FILE_TEMPLATE_MAX ? -EFBIG
                                              : wk_buf_reserve(&tpl, (size_t)st->st_size, &space, &avail);
-    ssize_t n = rc < 0 ? rc : pread(fd, space, (size_t)st->st_size, 0);
+    ssize_t n = rc < 0 ? rc : pread(f->fd, space, (size_t)st->st_size, 0);
     if (n >= 0) {
         wk_buf_commit(&tpl, (size_t)n);
         rc = http_ssi_render(&page, wk_buf_data(&tpl), wk_buf_len(&tpl), ssi_var, t);
@@ -250,14 +236,16 @@ static enum http_range_result choose_range(struct http_txn *t, const char *etag,
     return rr;
 }
 
-static void send_file(struct http_txn *t, int fd, const struct stat *st, const char *path)
+/* Answers from an open file; takes over the reference f. */
+static void send_file(struct http_txn *t, struct http_file *f)
 {
-    char etag[HTTP_ETAG_LEN], crange[96];
-    size_t etag_len = http_etag_make(etag, (uint64_t)st->st_mtim.tv_sec,
-                                     (uint64_t)st->st_mtim.tv_nsec, (uint64_t)st->st_size);
+    const struct stat *st = &f->st;
+    const char *etag = f->etag;
+    size_t etag_len = f->etag_len;
+    char crange[96];
     struct http_response r = {
         .status = 200,
-        .content_type = http_mime_type(path, strlen(path)),
+        .content_type = http_mime_type(f->path, f->path_len),
         .last_modified = st->st_mtime,
         .etag = etag,
         .etag_len = etag_len,
@@ -269,18 +257,18 @@ static void send_file(struct http_txn *t, int fd, const struct stat *st, const c
         r.content_type = NULL;
         r.no_length = true;
         http_response_head(t, &r);
-        close(fd);
+        http_file_release(f);
         return;
     }
     if (cond == HTTP_COND_PRECONDITION_FAILED) {
-        close(fd);
+        http_file_release(f);
         http_response_error(t, 412, NULL);
         return;
     }
     uint64_t start, count;
     enum http_range_result rr = choose_range(t, etag, etag_len, st, &start, &count);
     if (rr == HTTP_RANGE_UNSATISFIABLE) {
-        close(fd);
+        http_file_release(f);
         http_range_content_range(crange, sizeof crange, 0, 0, (uint64_t)st->st_size);
         struct http_response e = {.content_range = crange};
         http_response_error(t, 416, &e);
@@ -293,54 +281,57 @@ static void send_file(struct http_txn *t, int fd, const struct stat *st, const c
     }
     r.content_length = count;
     if (http_response_head(t, &r) < 0) {
-        close(fd);
+        http_file_release(f);
         wk_conn_close(t->c, "out-of-memory");
         return;
     }
     if (t->head_only || count == 0) {
-        close(fd);
+        http_file_release(f);
         return;
     }
     wk_conn_set_phase(t->c, "sending", 0, count);
-    wk_conn_send_file(t->c, fd, (off_t)start, (size_t)count, NULL, NULL);
+    if (wk_conn_send_file(t->c, f->fd, (off_t)start, (size_t)count, http_file_release, f) < 0) {
+        http_file_release(f);
+        wk_conn_close(t->c, "file-queue-busy");
+    }
 }
 
-static void serve_opened(struct http_txn *t, int fd, const struct stat *st, const char *path)
+/* Answers from an open file; takes over the reference f. */
+static void serve_opened(struct http_txn *t, struct http_file *f)
 {
-    if (!S_ISREG(st->st_mode)) {
-        close(fd);
+    if (!S_ISREG(f->st.st_mode)) {
+        http_file_release(f);
         http_response_error(t, 403, NULL);
         return;
     }
-    size_t len = strlen(path);
-    if (len > 6 && strcmp(path + len - 6, ".shtml") == 0) {
-        send_template(t, fd, st, path);
-        close(fd);
+    if (f->path_len > 6 && strcmp(f->path + f->path_len - 6, ".shtml") == 0) {
+        send_template(t, f);
+        http_file_release(f);
         return;
     }
-    send_file(t, fd, st, path);
+    send_file(t, f);
 }
 
 /* A directory with its slash: its index page, or a listing. */
-static void serve_directory(struct http_txn *t, int dirfd, char *path, size_t len)
+static void serve_directory(struct http_txn *t, const struct http_file *dir)
 {
     static const char *const index_names[] = {"index.html", "index.shtml"};
+    char path[PATH_MAX];
+    uint64_t now = wk_loop_now(wk_conn_loop(t->c));
     for (size_t i = 0; i < sizeof index_names / sizeof index_names[0]; i++) {
-        size_t n = strlen(index_names[i]);
-        if (len + n >= PATH_MAX)
+        int n = snprintf(path, sizeof path, "%s%s", dir->path, index_names[i]);
+        if (n < 0 || (size_t)n >= sizeof path)
             break;
-        memcpy(path + len, index_names[i], n + 1);
-        int fd = open_beneath(t->srv->root_fd, path);
-        struct stat st;
-        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-            serve_opened(t, fd, &st, path);
-            return;
+        struct http_file *f;
+        if (http_filecache_open(t->srv->files, path, (size_t)n, now, &f) == 0) {
+            if (S_ISREG(f->st.st_mode)) {
+                serve_opened(t, f);
+                return;
+            }
+            http_file_release(f);
         }
-        if (fd >= 0)
-            close(fd);
     }
-    path[len] = '\0';
-    send_listing(t, dirfd, path);
+    send_listing(t, dir->fd, dir->path);
 }
 
 void http_file_handle(struct http_txn *t)
@@ -353,24 +344,19 @@ void http_file_handle(struct http_txn *t)
         http_response_error(t, rc == -ENAMETOOLONG ? 414 : 400, NULL);
         return;
     }
-    int fd = open_beneath(t->srv->root_fd, path);
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) < 0) {
-        rc = -errno;
-        close(fd);
-        fd = rc;
-    }
-    if (fd < 0) {
-        answer_errno(t, -fd, path);
+    struct http_file *f;
+    rc = http_filecache_open(t->srv->files, path, len, wk_loop_now(wk_conn_loop(t->c)), &f);
+    if (rc < 0) {
+        answer_errno(t, -rc, path);
         return;
     }
-    if (!S_ISDIR(st.st_mode)) {
-        serve_opened(t, fd, &st, path);
+    if (!S_ISDIR(f->st.st_mode)) {
+        serve_opened(t, f);
         return;
     }
     if (path[len - 1] != '/')
         redirect_slash(t);
     else
-        serve_directory(t, fd, path, len);
-    close(fd);
+        serve_directory(t, f);
+    http_file_release(f);
 }

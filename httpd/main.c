@@ -16,10 +16,14 @@
 #include "common/server.h"
 #include "httpd/accesslog.h"
 #include "httpd/conn.h"
+#include "httpd/filecache.h"
 #include "httpd/httpd.h"
 
 #define PROG "wellknown-httpd"
 #define SECOND 1000ull
+/* Open files kept, and for how long before they are checked again. */
+#define FILECACHE_SLOTS 1024
+#define FILECACHE_TTL_MS 1000
 
 /* The demo site: beside an installed binary, else in the source tree. */
 static const char *default_root(char *buf, size_t cap)
@@ -94,6 +98,10 @@ static int run(struct http_config *cfg, bool check_only, char err[WK_ERR_LEN])
         goto out;
     server_config(cfg, &sc);
     rc = wk_server_init(&srv, &sc, &http_conn_ops, &hs, err);
+    if (rc == 0 && (hs.files = http_filecache_new(hs.root_fd, FILECACHE_SLOTS, FILECACHE_TTL_MS)) == NULL) {
+        snprintf(err, WK_ERR_LEN, "file cache: out of memory");
+        rc = -ENOMEM;
+    }
     if (rc == 0)
         rc = http_accesslog_open(cfg->access_log, srv.loop, &hs.alog, err);
     if (rc == 0)
@@ -108,6 +116,7 @@ static int run(struct http_config *cfg, bool check_only, char err[WK_ERR_LEN])
 out:
     wk_server_fini(&srv);
     http_accesslog_close(hs.alog);
+    http_filecache_free(hs.files);
     if (hs.root_fd >= 0)
         close(hs.root_fd);
     free(addrs);
