@@ -34,7 +34,7 @@ int wk_buf_reserve(struct wk_buf *b, size_t n, char **space, size_t *avail)
 {
     if (n > b->max - b->len)
         return -ENOBUFS;
-    if (b->cap - b->off - b->len < n) {
+    if (b->base == NULL || b->cap - b->off - b->len < n) {
         /* Move the content to the front before growing. */
         if (b->off > 0 && b->cap - b->len >= n) {
             memmove(b->base, b->base + b->off, b->len);
@@ -45,7 +45,7 @@ int wk_buf_reserve(struct wk_buf *b, size_t n, char **space, size_t *avail)
                 want *= 2;
             if (want > b->max)
                 want = b->max;
-            char *p = malloc(want);
+            char *p = malloc(want + 1); /* one spare byte for a formatter's NUL */
             if (p == NULL)
                 return -ENOMEM;
             if (b->len)
@@ -85,27 +85,22 @@ int wk_buf_printf(struct wk_buf *b, const char *fmt, ...)
     char *space;
     size_t avail;
     va_list ap;
-    int rc = wk_buf_reserve(b, 64, &space, &avail);
-    if (rc == -ENOBUFS)
-        rc = wk_buf_reserve(b, 1, &space, &avail);
+    int rc = wk_buf_reserve(b, b->max - b->len < 64 ? b->max - b->len : 64, &space, &avail);
     if (rc < 0)
         return rc;
+    /* Every allocation has a spare byte past the room, for vsnprintf's NUL. */
     va_start(ap, fmt);
-    int n = vsnprintf(space, avail, fmt, ap);
+    int n = vsnprintf(space, avail + 1, fmt, ap);
     va_end(ap);
     if (n < 0)
         return -EINVAL;
-    if ((size_t)n >= avail) {
+    if ((size_t)n > avail) {
         /* Too long for the room at hand: make exact room and format again. */
-        rc = wk_buf_reserve(b, (size_t)n + 1, &space, &avail);
-        if (rc < 0) {
-            /* The terminating NUL is not content: fits if n alone fits. */
-            if ((size_t)n > b->max - b->len)
-                return -ENOBUFS;
+        rc = wk_buf_reserve(b, (size_t)n, &space, &avail);
+        if (rc < 0)
             return rc;
-        }
         va_start(ap, fmt);
-        vsnprintf(space, avail, fmt, ap);
+        vsnprintf(space, (size_t)n + 1, fmt, ap);
         va_end(ap);
     }
     b->len += (size_t)n;
@@ -120,6 +115,13 @@ void wk_buf_consume(struct wk_buf *b, size_t n)
         return;
     }
     b->off += n;
+    b->len -= n;
+}
+
+void wk_buf_cut(struct wk_buf *b, size_t off, size_t n)
+{
+    char *p = b->base + b->off;
+    memmove(p + off, p + off + n, b->len - off - n);
     b->len -= n;
 }
 

@@ -60,6 +60,9 @@ int wk_buf_printf(struct wk_buf *b, const char *fmt, ...)
 /* Drops n bytes (n <= len) from the front. */
 void wk_buf_consume(struct wk_buf *b, size_t n);
 
+/* Removes n bytes starting off bytes into the content (off + n <= len). */
+void wk_buf_cut(struct wk_buf *b, size_t off, size_t n);
+
 /* Drops everything, keeping the memory. */
 void wk_buf_reset(struct wk_buf *b);
 

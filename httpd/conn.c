@@ -76,7 +76,7 @@ static void answer_options(struct http_txn *t)
     http_response_head(t, &r);
 }
 
-/* Answers the request whose head is complete. */
+/* Answers a complete, checked request. */
 static void answer(struct wk_conn *c, struct http_conn *h)
 {
     struct http_request *r = &h->req;
@@ -88,20 +88,10 @@ static void answer(struct wk_conn *c, struct http_conn *h)
         .head_only = r->parser.method == HTTP_HEAD,
         .keep_alive = http_request_keep_alive(r) && !wk_conn_server(c)->stopping,
     };
-    int status = http_request_check(r, t.data);
-    if (status != 0) {
-        /* A refused request's body is not read: the connection can't continue. */
-        if (http_request_has_body(r))
-            t.keep_alive = false;
-        http_response_error(&t, status, NULL);
-    } else {
-        if (http_request_has(r, HTTP_H_EXPECT) && http_request_has_body(r))
-            http_response_continue(&t);
-        if (r->parser.method == HTTP_OPTIONS)
-            answer_options(&t);
-        else
-            http_file_handle(&t);
-    }
+    if (r->parser.method == HTTP_OPTIONS)
+        answer_options(&t);
+    else
+        http_file_handle(&t);
     h->keep_alive = t.keep_alive;
     http_accesslog_add(t.srv->alog, &t);
 }
@@ -175,15 +165,21 @@ static bool read_head(struct wk_conn *c, struct http_conn *h)
             wk_conn_close(c, "eof-in-request");
         return false;
     }
-    answer(c, h);
+    int status = http_request_check(&h->req, wk_buf_data(in));
+    if (status != 0) {
+        /* Refused before its body is read: the connection can't go on after it. */
+        answer_bad(c, h, status, reason_of(status));
+        return false;
+    }
     if (rc == HTTP_PARSE_DONE) {
+        answer(c, h);
         complete(c, h);
         return true;
     }
-    /* A body follows: read and discard it if the connection stays open. */
-    if (!h->keep_alive) {
-        wk_conn_finish(c, "close");
-        return false;
+    /* A body follows: read (and discard) it all, then answer. */
+    if (http_request_has(&h->req, HTTP_H_EXPECT)) {
+        struct http_txn t = {.c = c, .srv = server_of(c), .req = &h->req};
+        http_response_continue(&t);
     }
     h->state = HTTP_STATE_BODY;
     wk_conn_set_phase(c, "reading-body", 0, h->req.parser.content_length);
@@ -195,23 +191,25 @@ static bool read_head(struct wk_conn *c, struct http_conn *h)
 static bool read_body(struct wk_conn *c, struct http_conn *h)
 {
     struct wk_buf *in = wk_conn_in(c);
-    int rc = http_request_parse(&h->req, wk_buf_data(in), wk_buf_len(in));
+    struct http_request *r = &h->req;
+    int rc = http_request_parse(r, wk_buf_data(in), wk_buf_len(in));
     if (rc >= 400) {
-        /* The answer is already out; a malformed or oversized body ends the connection. */
-        wk_conn_close(c, rc == 413 ? "body-too-large" : "bad-body");
+        answer_bad(c, h, rc, rc == 413 ? "body-too-large" : "bad-body");
         return false;
     }
+    /* Drop the body bytes parsed, keeping the head the answer needs. */
+    wk_buf_cut(in, r->head_len, r->parsed - r->head_len);
+    r->parsed = r->head_len;
     if (rc == HTTP_PARSE_DONE) {
+        answer(c, h);
         complete(c, h);
         return true;
     }
-    wk_buf_consume(in, h->req.parsed);
-    http_request_consumed(&h->req, h->req.parsed);
     if (wk_conn_peer_closed(c)) {
         wk_conn_close(c, "eof-in-body");
         return false;
     }
-    wk_conn_set_phase(c, "reading-body", h->req.body_seen, h->req.parser.content_length);
+    wk_conn_set_phase(c, "reading-body", r->body_seen, r->parser.content_length);
     wk_conn_set_timeout(c, server_of(c)->cfg->body_timeout);
     return false;
 }

@@ -219,12 +219,6 @@ int http_request_parse(struct http_request *r, const char *data, size_t len)
     return r->done ? HTTP_PARSE_DONE : HTTP_PARSE_HEAD;
 }
 
-void http_request_consumed(struct http_request *r, size_t n)
-{
-    r->parsed -= (uint32_t)n;
-    r->head_len = r->head_len > n ? r->head_len - (uint32_t)n : 0;
-}
-
 bool http_request_has_body(const struct http_request *r)
 {
     return (r->parser.flags & F_CHUNKED) || r->parser.content_length > 0;

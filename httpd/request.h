@@ -75,15 +75,12 @@ enum http_parse_result {
 void http_request_init(struct http_request *r, const struct http_limits *limits);
 
 /*
- * Feeds the parser the bytes of data[0, len) it has not seen. data must
- * start at the first byte of the request (less what was consumed since, see
- * http_request_consumed). Returns an enum http_parse_result, or an HTTP
+ * Feeds the parser the bytes of data[0, len) it has not seen (from
+ * r->parsed on). data must start at the first byte of the request; the
+ * caller may cut body bytes out of it and lower r->parsed to match. Returns an enum http_parse_result, or an HTTP
  * error status (400, 413, 414, 431, 501, 505) to answer before closing.
  */
 int http_request_parse(struct http_request *r, const char *data, size_t len);
-
-/* The caller dropped n bytes, all of them already parsed, from the front. */
-void http_request_consumed(struct http_request *r, size_t n);
 
 /* Pointer to a span's bytes in data (the same buffer as for parsing). */
 static inline const char *http_span_ptr(const char *data, struct http_span s)
