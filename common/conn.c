@@ -27,6 +27,8 @@
 #define CONN_READ_CHUNK 4096
 /* Bytes per sendfile() call, so one large download can't hog the loop. */
 #define CONN_SENDFILE_CHUNK (1u << 20)
+/* Bytes written for one conn per turn before the others get theirs. */
+#define CONN_FLUSH_BUDGET (4u << 20)
 /* Bytes discarded per read while lingering. */
 #define CONN_LINGER_CHUNK 4096
 
@@ -40,7 +42,7 @@ struct wk_conn {
     struct wk_buf in;
     struct wk_buf out;
     uint64_t out_total;         /* bytes ever appended to out */
-    uint64_t out_sent;          /* of those, bytes written */
+    uint64_t out_sent;          /* of those, bytes written (file bytes not counted) */
     /* The queued file body: sent once out_sent reaches file_at. */
     int file_fd;
     off_t file_off;
@@ -342,7 +344,6 @@ static void io_failed(struct wk_conn *c, int e)
 static void progress(struct wk_conn *c, size_t n)
 {
     c->info.bytes_out += n;
-    c->out_sent += n;
     if (c->srv->cfg.send_timeout_ms && !c->shut_wr) {
         uint64_t d = wk_loop_now(c->srv->loop) + c->srv->cfg.send_timeout_ms;
         if (c->deadline < d) {
@@ -352,22 +353,21 @@ static void progress(struct wk_conn *c, size_t n)
     }
 }
 
-/* Writes bytes of out up to the file's place (MSG_MORE if the file follows). Returns -errno, 0 or 1 (done). */
+/* Writes bytes of out up to the file's place (MSG_MORE if the file follows). Returns -errno or the bytes written. */
 static int write_mem(struct wk_conn *c)
 {
     size_t n = wk_buf_len(&c->out);
     bool file_next = c->file_fd >= 0;
     if (file_next && c->file_at - c->out_sent < n)
         n = (size_t)(c->file_at - c->out_sent);
-    if (n == 0)
-        return 1;
     ssize_t w = send(c->info.fd, wk_buf_data(&c->out), n,
                      MSG_NOSIGNAL | (file_next ? MSG_MORE : 0));
     if (w < 0)
         return errno == EINTR ? 0 : -errno;
     wk_buf_consume(&c->out, (size_t)w);
+    c->out_sent += (size_t)w;
     progress(c, (size_t)w);
-    return (size_t)w == n;
+    return 0;
 }
 
 static int write_file(struct wk_conn *c)
@@ -385,7 +385,7 @@ static int write_file(struct wk_conn *c)
     progress(c, (size_t)w);
     if (c->file_left == 0)
         release_file(c);
-    return (size_t)w == chunk;
+    return 0;
 }
 
 static void drained(struct wk_conn *c)
@@ -399,7 +399,12 @@ static void drained(struct wk_conn *c)
 
 static void conn_flush(struct wk_conn *c)
 {
+    uint64_t start = c->info.bytes_out;
     for (;;) {
+        if (c->info.bytes_out - start >= CONN_FLUSH_BUDGET) {
+            schedule(c); /* more next turn, after the others */
+            return;
+        }
         int rc;
         bool at_file = c->file_fd >= 0 && c->file_at == c->out_sent && c->file_left > 0;
         if (at_file)
@@ -417,8 +422,11 @@ static void conn_flush(struct wk_conn *c)
                 io_failed(c, -rc);
             return;
         }
-        if (rc == 0)
-            return; /* short write: the socket buffer is full */
+        /*
+         * After a short write, go on until EAGAIN: only that guarantees an
+         * EPOLLOUT edge when room frees up (sendfile can stop short without
+         * filling the socket buffer).
+         */
     }
     drained(c);
 }
@@ -490,10 +498,12 @@ static void conn_read(struct wk_conn *c)
 
 bool wk_conn_run_pending(struct wk_server *srv)
 {
-    /* Bounded, so a conn that keeps rescheduling itself can't stall the loop. */
-    for (int n = 0; srv->pending != NULL && n < 100000; n++) {
-        struct wk_conn *c = srv->pending;
-        srv->pending = c->next;
+    /* Only the conns scheduled so far: those scheduled now wait for the next turn. */
+    struct wk_conn *list = srv->pending;
+    srv->pending = NULL;
+    while (list != NULL) {
+        struct wk_conn *c = list;
+        list = c->next;
         c->pending = false;
         if (c->closed) {
             c->next = srv->closed;
