@@ -57,7 +57,8 @@ static int resolve(const char *host, uint16_t port, bool v6_literal, struct wk_a
         rc = getaddrinfo(host, NULL, &hints, &res);
     }
     if (rc != 0) {
-        snprintf(err, WK_ERR_LEN, "%.120s: cannot resolve \"%.120s\": %s", orig, host, gai_strerror(rc));
+        snprintf(err, WK_ERR_LEN, "%.120s: cannot resolve \"%.120s\": %s", orig, host,
+                 gai_strerror(rc));
         return -EINVAL;
     }
     memset(out, 0, sizeof *out);
@@ -89,7 +90,8 @@ int wk_addr_parse(const char *s, struct wk_addr *out, char err[WK_ERR_LEN])
         v6 = true;
     } else {
         colon = strrchr(s, ':');
-        if (colon == NULL || (size_t)(colon - s) >= sizeof host || memchr(s, ':', (size_t)(colon - s)))
+        if (colon == NULL || (size_t)(colon - s) >= sizeof host ||
+            memchr(s, ':', (size_t)(colon - s)))
             goto bad;
         memcpy(host, s, (size_t)(colon - s));
         host[colon - s] = '\0';

@@ -15,11 +15,11 @@
 #include <sys/types.h>
 
 struct wk_buf {
-    char *base;  /* allocation, NULL until first use */
-    size_t off;  /* start of unconsumed bytes */
-    size_t len;  /* number of unconsumed bytes */
-    size_t cap;  /* size of the allocation */
-    size_t max;  /* hard bound on len */
+    char *base; /* allocation, NULL until first use */
+    size_t off; /* start of unconsumed bytes */
+    size_t len; /* number of unconsumed bytes */
+    size_t cap; /* size of the allocation */
+    size_t max; /* hard bound on len */
 };
 
 /* Prepares an empty buffer that will never hold more than max bytes. */
@@ -54,8 +54,7 @@ void wk_buf_commit(struct wk_buf *b, size_t n);
 int wk_buf_append(struct wk_buf *b, const void *p, size_t n);
 
 /* Appends a formatted string. Returns 0, -ENOBUFS or -ENOMEM (nothing appended). */
-int wk_buf_printf(struct wk_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int wk_buf_printf(struct wk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Drops n bytes (n <= len) from the front. */
 void wk_buf_consume(struct wk_buf *b, size_t n);

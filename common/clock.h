@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <time.h>
 
-#define WK_CLOCK_IMF_LEN 30  /* "Sun, 06 Nov 1994 08:49:37 GMT" + NUL */
-#define WK_CLOCK_CLF_LEN 29  /* "06/Nov/1994:08:49:37 +0000" + NUL, with room */
+#define WK_CLOCK_IMF_LEN     30 /* "Sun, 06 Nov 1994 08:49:37 GMT" + NUL */
+#define WK_CLOCK_CLF_LEN     29 /* "06/Nov/1994:08:49:37 +0000" + NUL, with room */
 #define WK_CLOCK_RFC5322_LEN 40
 
 /* Writes t as an IMF-fixdate (RFC 9110 5.6.7), always 29 characters. */

@@ -118,11 +118,11 @@ static int set_value(struct wk_option *o, const char *v, bool from_file, const c
     case WK_OPT_FLAG:
         if (v != NULL && strcmp(v, "yes") && strcmp(v, "true") && strcmp(v, "on") &&
             strcmp(v, "1")) {
-            bool off = !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") ||
-                       !strcmp(v, "0");
+            bool off =
+                !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0");
             if (!off) {
-                snprintf(err, WK_ERR_LEN, "%s--%s: expected yes or no, got \"%s\"", where,
-                         o->name, v);
+                snprintf(err, WK_ERR_LEN, "%s--%s: expected yes or no, got \"%s\"", where, o->name,
+                         v);
                 return -EINVAL;
             }
             *(bool *)o->value = false;
@@ -341,8 +341,8 @@ static void print_default(FILE *out, const struct wk_option *o)
     }
 }
 
-void wk_config_usage(FILE *out, const char *prog, const char *summary,
-                     const struct wk_option *opts, size_t n)
+void wk_config_usage(FILE *out, const char *prog, const char *summary, const struct wk_option *opts,
+                     size_t n)
 {
     fprintf(out, "Usage: %s [OPTION]...\n%s\n\nOptions:\n", prog, summary);
     for (size_t i = 0; i < n; i++) {
@@ -353,10 +353,12 @@ void wk_config_usage(FILE *out, const char *prog, const char *summary,
         print_default(out, o);
         fputc('\n', out);
     }
-    fprintf(out, "  %-28s %s\n", "-c, --config FILE", "read options from FILE (name = value lines)");
+    fprintf(out, "  %-28s %s\n", "-c, --config FILE",
+            "read options from FILE (name = value lines)");
     fprintf(out, "  %-28s %s\n", "--check", "check the configuration and exit");
     fprintf(out, "  %-28s %s\n", "-h, --help", "show this help and exit");
     fprintf(out, "  %-28s %s\n", "-V, --version", "show the version and exit");
-    fprintf(out, "\nFlags override the config file. ADDR is host:port, [v6]:port, :port or "
-                 "unix:PATH;\nport 0 picks a free port. Sizes take k, M, G; durations ms, s, m, h.\n");
+    fprintf(out,
+            "\nFlags override the config file. ADDR is host:port, [v6]:port, :port or "
+            "unix:PATH;\nport 0 picks a free port. Sizes take k, M, G; durations ms, s, m, h.\n");
 }

@@ -16,12 +16,12 @@
 #include "common/wk.h"
 
 enum wk_opt_type {
-    WK_OPT_FLAG,      /* bool, no value */
-    WK_OPT_STRING,    /* const char *, last one wins */
-    WK_OPT_LIST,      /* struct wk_strlist, repeatable */
-    WK_OPT_UINT,      /* uint64_t within [min, max] */
-    WK_OPT_SIZE,      /* uint64_t bytes, suffixes k, M, G (powers of 1024) */
-    WK_OPT_DURATION,  /* uint64_t milliseconds, suffixes ms, s (default), m, h */
+    WK_OPT_FLAG,     /* bool, no value */
+    WK_OPT_STRING,   /* const char *, last one wins */
+    WK_OPT_LIST,     /* struct wk_strlist, repeatable */
+    WK_OPT_UINT,     /* uint64_t within [min, max] */
+    WK_OPT_SIZE,     /* uint64_t bytes, suffixes k, M, G (powers of 1024) */
+    WK_OPT_DURATION, /* uint64_t milliseconds, suffixes ms, s (default), m, h */
 };
 
 struct wk_strlist {
@@ -30,13 +30,13 @@ struct wk_strlist {
 };
 
 struct wk_option {
-    const char *name;       /* long name, without "--" */
+    const char *name; /* long name, without "--" */
     enum wk_opt_type type;
-    void *value;            /* where the value goes; holds the default beforehand */
-    const char *arg;        /* metavariable shown in --help, e.g. "ADDR" */
-    const char *help;       /* one line */
-    uint64_t min, max;      /* bounds for UINT, SIZE and DURATION (max 0: none) */
-    bool owned;             /* private: a STRING value this module allocated */
+    void *value;       /* where the value goes; holds the default beforehand */
+    const char *arg;   /* metavariable shown in --help, e.g. "ADDR" */
+    const char *help;  /* one line */
+    uint64_t min, max; /* bounds for UINT, SIZE and DURATION (max 0: none) */
+    bool owned;        /* private: a STRING value this module allocated */
 };
 
 enum wk_config_action {
@@ -59,8 +59,8 @@ int wk_config_parse(struct wk_option *opts, size_t n, int argc, char **argv,
 void wk_config_free(struct wk_option *opts, size_t n);
 
 /* Prints the usage text, one line per option, to out. */
-void wk_config_usage(FILE *out, const char *prog, const char *summary,
-                     const struct wk_option *opts, size_t n);
+void wk_config_usage(FILE *out, const char *prog, const char *summary, const struct wk_option *opts,
+                     size_t n);
 
 /* Parses "64k"-style sizes and "10s"-style durations. Return 0 or -EINVAL. */
 int wk_config_parse_size(const char *s, uint64_t *out);

@@ -33,16 +33,16 @@
 #define CONN_LINGER_CHUNK 4096
 
 struct wk_conn {
-    struct wk_conn_info info;   /* first: the registry links these */
+    struct wk_conn_info info; /* first: the registry links these */
     struct wk_server *srv;
     struct wk_listener *listener;
     struct wk_io io;
     struct wk_timer timer;
-    uint64_t deadline;          /* 0: none; the timer may fire early and re-arm */
+    uint64_t deadline; /* 0: none; the timer may fire early and re-arm */
     struct wk_buf in;
     struct wk_buf out;
-    uint64_t out_total;         /* bytes ever appended to out */
-    uint64_t out_sent;          /* of those, bytes written (file bytes not counted) */
+    uint64_t out_total; /* bytes ever appended to out */
+    uint64_t out_sent;  /* of those, bytes written (file bytes not counted) */
     /* The queued file body: sent once out_sent reaches file_at. */
     int file_fd;
     off_t file_off;
@@ -50,16 +50,16 @@ struct wk_conn {
     uint64_t file_at;
     wk_release_fn *file_release;
     void *file_arg;
-    struct wk_conn *next;       /* in srv->pending or srv->closed */
-    const char *reason;         /* why it is finishing or closed */
-    bool pending;               /* linked in srv->pending */
-    bool readable;              /* an unserved read edge */
+    struct wk_conn *next; /* in srv->pending or srv->closed */
+    const char *reason;   /* why it is finishing or closed */
+    bool pending;         /* linked in srv->pending */
+    bool readable;        /* an unserved read edge */
     bool read_paused;
     bool peer_eof;
-    bool finishing;             /* wk_conn_finish(): flush, FIN, linger */
+    bool finishing; /* wk_conn_finish(): flush, FIN, linger */
     bool shut_wr;
     bool closed;
-    max_align_t proto[];        /* ops->proto_size bytes */
+    max_align_t proto[]; /* ops->proto_size bytes */
 };
 
 static void conn_read(struct wk_conn *c);
@@ -293,9 +293,10 @@ void wk_conn_close(struct wk_conn *c, const char *reason)
     if (wk_log_enabled(WK_LOG_INFO)) {
         char peer[WK_ADDR_STRLEN];
         wk_conn_format_peer(c, peer, sizeof peer);
-        wk_log(WK_LOG_INFO, "close fd=%d listener=%s client=%s reason=%s in=%llu out=%llu ms=%llu open=%zu",
-               c->info.fd, c->listener->name, peer, reason,
-               (unsigned long long)c->info.bytes_in, (unsigned long long)c->info.bytes_out,
+        wk_log(WK_LOG_INFO,
+               "close fd=%d listener=%s client=%s reason=%s in=%llu out=%llu ms=%llu open=%zu",
+               c->info.fd, c->listener->name, peer, reason, (unsigned long long)c->info.bytes_in,
+               (unsigned long long)c->info.bytes_out,
                (unsigned long long)(wk_loop_now(srv->loop) - c->info.accepted_ms), srv->open - 1);
     }
     /* Closing the fd also removes it from epoll; the memory waits for the end of the turn. */
@@ -353,15 +354,16 @@ static void progress(struct wk_conn *c, size_t n)
     }
 }
 
-/* Writes bytes of out up to the file's place (MSG_MORE if the file follows). Returns -errno or the bytes written. */
+/* Writes bytes of out up to the file's place (MSG_MORE if the file follows). Returns -errno or the
+ * bytes written. */
 static int write_mem(struct wk_conn *c)
 {
     size_t n = wk_buf_len(&c->out);
     bool file_next = c->file_fd >= 0;
     if (file_next && c->file_at - c->out_sent < n)
         n = (size_t)(c->file_at - c->out_sent);
-    ssize_t w = send(c->info.fd, wk_buf_data(&c->out), n,
-                     MSG_NOSIGNAL | (file_next ? MSG_MORE : 0));
+    ssize_t w =
+        send(c->info.fd, wk_buf_data(&c->out), n, MSG_NOSIGNAL | (file_next ? MSG_MORE : 0));
     if (w < 0)
         return errno == EINTR ? 0 : -errno;
     wk_buf_consume(&c->out, (size_t)w);

@@ -29,13 +29,13 @@ struct wk_loop;
 typedef void wk_release_fn(void *arg);
 
 struct wk_conn_ops {
-    size_t proto_size;                          /* zeroed protocol state per conn */
-    void (*on_open)(struct wk_conn *c);         /* accepted */
-    void (*on_data)(struct wk_conn *c);         /* new input, or the peer closed its side */
-    void (*on_drain)(struct wk_conn *c);        /* all queued output is written */
-    void (*on_timeout)(struct wk_conn *c);      /* the deadline passed */
-    void (*on_shutdown)(struct wk_conn *c);     /* the server is stopping gracefully */
-    void (*on_close)(struct wk_conn *c);        /* last call: release protocol state */
+    size_t proto_size;                      /* zeroed protocol state per conn */
+    void (*on_open)(struct wk_conn *c);     /* accepted */
+    void (*on_data)(struct wk_conn *c);     /* new input, or the peer closed its side */
+    void (*on_drain)(struct wk_conn *c);    /* all queued output is written */
+    void (*on_timeout)(struct wk_conn *c);  /* the deadline passed */
+    void (*on_shutdown)(struct wk_conn *c); /* the server is stopping gracefully */
+    void (*on_close)(struct wk_conn *c);    /* last call: release protocol state */
 };
 
 /* Called by the server for an accepted fd; the conn takes ownership of fd. NULL on ENOMEM. */

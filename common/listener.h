@@ -28,16 +28,16 @@ typedef void wk_accept_fn(struct wk_listener *l, int fd, const struct sockaddr *
 
 struct wk_listener {
     int fd;
-    struct wk_addr addr;              /* as bound: the real port after port 0 */
-    char name[WK_ADDR_STRLEN];        /* addr printed, as in log lines */
+    struct wk_addr addr;       /* as bound: the real port after port 0 */
+    char name[WK_ADDR_STRLEN]; /* addr printed, as in log lines */
     struct wk_loop *loop;
     struct wk_io io;
-    struct wk_timer resume;           /* fires after an EMFILE pause */
+    struct wk_timer resume; /* fires after an EMFILE pause */
     wk_accept_fn *on_accept;
-    void *data;                       /* owner's pointer */
-    bool watching;                    /* io registered with the loop */
-    bool paused;                      /* paused by the owner */
-    struct wk_registry registry;      /* its open connections */
+    void *data;                  /* owner's pointer */
+    bool watching;               /* io registered with the loop */
+    bool paused;                 /* paused by the owner */
+    struct wk_registry registry; /* its open connections */
 };
 
 /*

@@ -17,10 +17,11 @@
 #include "common/clock.h"
 #include "common/log.h"
 
-#define LOOP_MAX_EVENTS 256
+#define LOOP_MAX_EVENTS  256
 #define LOOP_MAX_SIGNALS 8
-#define LOOP_MAX_HOOKS 8
-/* Timers due in one turn are run at most this many times, so timers that re-arm can't starve I/O. */
+#define LOOP_MAX_HOOKS   8
+/* Timers due in one turn are run at most this many times, so timers that re-arm can't starve I/O.
+ */
 #define LOOP_MAX_TIMERS_PER_TURN 1024
 
 struct loop_signal {

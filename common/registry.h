@@ -14,19 +14,19 @@
 
 struct wk_conn_info {
     struct wk_conn_info *prev, *next;
-    int fd;                 /* the server's fd for this connection */
-    union wk_ipaddr peer;   /* client address and port (family AF_UNIX: no address) */
-    uint64_t accepted_ms;   /* monotonic */
-    time_t accepted_at;     /* wall clock */
+    int fd;               /* the server's fd for this connection */
+    union wk_ipaddr peer; /* client address and port (family AF_UNIX: no address) */
+    uint64_t accepted_ms; /* monotonic */
+    time_t accepted_at;   /* wall clock */
     uint64_t bytes_in;
     uint64_t bytes_out;
-    const char *phase;      /* static string set by the protocol, e.g. "idle" */
-    uint64_t progress;      /* phase-specific: bytes of a body sent, of a message received */
-    uint64_t total;         /* phase-specific: their expected total, 0 if unknown */
+    const char *phase; /* static string set by the protocol, e.g. "idle" */
+    uint64_t progress; /* phase-specific: bytes of a body sent, of a message received */
+    uint64_t total;    /* phase-specific: their expected total, 0 if unknown */
 };
 
 struct wk_registry {
-    struct wk_conn_info head;  /* sentinel of a circular list */
+    struct wk_conn_info head; /* sentinel of a circular list */
     size_t open;
     uint64_t accepted;
     uint64_t closed;
@@ -40,7 +40,7 @@ void wk_registry_add(struct wk_registry *r, struct wk_conn_info *info);
 /* Unlinks info (counted as closed). */
 void wk_registry_remove(struct wk_registry *r, struct wk_conn_info *info);
 
-#define WK_REGISTRY_FOREACH(r, it) \
+#define WK_REGISTRY_FOREACH(r, it)                                                                 \
     for (struct wk_conn_info *it = (r)->head.next; it != &(r)->head; it = it->next)
 
 #endif

@@ -33,13 +33,13 @@ struct wk_conn;
 struct wk_server {
     struct wk_server_config cfg;
     const struct wk_conn_ops *ops;
-    void *data;                   /* the protocol's server-wide context */
+    void *data; /* the protocol's server-wide context */
     struct wk_loop *loop;
     struct wk_listener *listeners;
     size_t nlisteners;
-    size_t open;                  /* open connections, all listeners */
-    struct wk_conn *pending;      /* conns with output to write or input to read before sleeping */
-    struct wk_conn *closed;       /* conns closed this turn, freed before sleeping */
+    size_t open;             /* open connections, all listeners */
+    struct wk_conn *pending; /* conns with output to write or input to read before sleeping */
+    struct wk_conn *closed;  /* conns closed this turn, freed before sleeping */
     bool stopping;
     struct wk_timer stop_timer;
     struct wk_timer resume_timer; /* retries accepting after hitting max_conns */

@@ -15,7 +15,7 @@ typedef void wk_timer_fn(struct wk_timer *t);
 
 struct wk_timer {
     uint64_t deadline;
-    size_t slot;       /* index in the heap, WK_TIMER_IDLE when not armed */
+    size_t slot; /* index in the heap, WK_TIMER_IDLE when not armed */
     wk_timer_fn *cb;
     void *data;
 };

@@ -11,7 +11,7 @@
 #define WK_ERR_LEN 512
 
 #define WK_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define WK_UNUSED(x) ((void)(x))
+#define WK_UNUSED(x)    ((void)(x))
 
 /* A string literal as (pointer, length), as h2o's H2O_STRLIT. */
 #define WK_STRLIT(s) (s), (sizeof(s) - 1)

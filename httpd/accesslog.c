@@ -19,8 +19,8 @@
 #include "common/loop.h"
 #include "httpd/request.h"
 
-#define ACCESSLOG_BUF_MAX (256 * 1024)
-#define ACCESSLOG_FLUSH_AT (64 * 1024)
+#define ACCESSLOG_BUF_MAX   (256 * 1024)
+#define ACCESSLOG_FLUSH_AT  (64 * 1024)
 #define ACCESSLOG_FIELD_MAX 512
 
 struct http_accesslog {
@@ -38,7 +38,8 @@ static void flush(struct http_accesslog *log)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            wk_log(WK_LOG_ERROR, "access-log write error=\"%s\"", n < 0 ? strerror(errno) : "short");
+            wk_log(WK_LOG_ERROR, "access-log write error=\"%s\"",
+                   n < 0 ? strerror(errno) : "short");
             wk_buf_reset(&log->buf);
             break;
         }
@@ -94,8 +95,7 @@ void http_accesslog_close(struct http_accesslog *log)
     free(log);
 }
 
-static const char *span_or_dash(const struct http_txn *t, enum http_header h, char *out,
-                                size_t cap)
+static const char *span_or_dash(const struct http_txn *t, enum http_header h, char *out, size_t cap)
 {
     if (!http_request_has(t->req, h))
         return "-";
@@ -123,12 +123,11 @@ void http_accesslog_add(struct http_accesslog *log, const struct http_txn *t)
     char bytes[24] = "-";
     if (t->body_bytes)
         snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)t->body_bytes);
-    wk_buf_printf(&log->buf, "%s - - [%s] \"%s %s HTTP/%u.%u\" %d %s \"%s\" \"%s\" port=%u fd=%d\n",
-                  host, log->date, method[0] ? method : "-", line[0] ? line : "-",
-                  r->parser.http_major, r->parser.http_minor, t->status, bytes,
-                  span_or_dash(t, HTTP_H_REFERER, ref, sizeof ref),
-                  span_or_dash(t, HTTP_H_USER_AGENT, ua, sizeof ua),
-                  wk_addr_port(&info->peer.sa), info->fd);
+    wk_buf_printf(
+        &log->buf, "%s - - [%s] \"%s %s HTTP/%u.%u\" %d %s \"%s\" \"%s\" port=%u fd=%d\n", host,
+        log->date, method[0] ? method : "-", line[0] ? line : "-", r->parser.http_major,
+        r->parser.http_minor, t->status, bytes, span_or_dash(t, HTTP_H_REFERER, ref, sizeof ref),
+        span_or_dash(t, HTTP_H_USER_AGENT, ua, sizeof ua), wk_addr_port(&info->peer.sa), info->fd);
     if (wk_buf_len(&log->buf) >= ACCESSLOG_FLUSH_AT)
         flush(log);
 }

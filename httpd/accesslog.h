@@ -2,7 +2,8 @@
  * accesslog.h: the access log in Combined Log Format, with the client's port
  * and the server's fd added at the end:
  *
- *   127.0.0.1 - - [25/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 612 "-" "curl/7.88.1" port=53422 fd=9
+ *   127.0.0.1 - - [25/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 612 "-" "curl/7.88.1"
+ * port=53422 fd=9
  *
  * Lines collect in memory and are written once per turn of the loop.
  */

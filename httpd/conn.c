@@ -32,7 +32,7 @@ struct http_conn {
     struct http_request req;
     struct http_limits limits;
     enum http_state state;
-    bool keep_alive;        /* the answered request lets the connection stay open */
+    bool keep_alive; /* the answered request lets the connection stay open */
 };
 
 static struct http_server *server_of(struct wk_conn *c)
@@ -111,8 +111,8 @@ static void answer_bad(struct wk_conn *c, struct http_conn *h, int status, const
     if (wk_log_enabled(WK_LOG_INFO)) {
         char peer[WK_ADDR_STRLEN];
         wk_conn_format_peer(c, peer, sizeof peer);
-        wk_log(WK_LOG_INFO, "bad-request fd=%d client=%s status=%d reason=%s",
-               wk_conn_info(c)->fd, peer, status, reason);
+        wk_log(WK_LOG_INFO, "bad-request fd=%d client=%s status=%d reason=%s", wk_conn_info(c)->fd,
+               peer, status, reason);
     }
     wk_conn_finish(c, reason);
 }

@@ -38,7 +38,7 @@ static int status_of_errno(int e)
     case ENOENT:
     case ENOTDIR:
         return 404;
-    case EXDEV:  /* the path or a symlink in it leads out of the root */
+    case EXDEV: /* the path or a symlink in it leads out of the root */
     case ELOOP:
     case EACCES:
     case EPERM:
@@ -119,7 +119,8 @@ static void send_page(struct http_txn *t, struct wk_buf *page, bool no_store)
         .no_store = no_store,
     };
     if (http_response_head(t, &r) < 0 ||
-        (!t->head_only && wk_buf_append(wk_conn_out(t->c), wk_buf_data(page), wk_buf_len(page)) < 0))
+        (!t->head_only &&
+         wk_buf_append(wk_conn_out(t->c), wk_buf_data(page), wk_buf_len(page)) < 0))
         wk_conn_close(t->c, "out-of-memory");
 }
 
@@ -185,8 +186,9 @@ static void send_template(struct http_txn *t, const struct http_file *f)
     wk_buf_init(&page, FILE_PAGE_MAX);
     char *space;
     size_t avail;
-    int rc = st->st_size > FILE_TEMPLATE_MAX ? -EFBIG
-                                             : wk_buf_reserve(&tpl, (size_t)st->st_size, &space, &avail);
+    int rc = st->st_size > FILE_TEMPLATE_MAX
+                 ? -EFBIG
+                 : wk_buf_reserve(&tpl, (size_t)st->st_size, &space, &avail);
     ssize_t n = rc < 0 ? rc : pread(f->fd, space, (size_t)st->st_size, 0);
     if (n >= 0) {
         wk_buf_commit(&tpl, (size_t)n);
@@ -228,7 +230,8 @@ static enum http_range_result choose_range(struct http_txn *t, const char *etag,
         return HTTP_RANGE_NONE;
     if (if_range && !http_cond_if_range(if_range, irs.len, etag, etag_len, st->st_mtime))
         return HTTP_RANGE_NONE;
-    enum http_range_result rr = http_range_parse(range, rs.len, (uint64_t)st->st_size, start, count);
+    enum http_range_result rr =
+        http_range_parse(range, rs.len, (uint64_t)st->st_size, start, count);
     if (rr == HTTP_RANGE_NONE) {
         *start = 0;
         *count = (uint64_t)st->st_size;

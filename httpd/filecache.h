@@ -22,10 +22,10 @@ struct http_file {
     struct stat st;
     char etag[HTTP_ETAG_LEN];
     size_t etag_len;
-    unsigned refs;              /* the cache's own, plus one per user */
-    uint64_t checked_at;        /* monotonic ms */
+    unsigned refs;       /* the cache's own, plus one per user */
+    uint64_t checked_at; /* monotonic ms */
     size_t path_len;
-    char path[];                /* absolute within the root, NUL-terminated */
+    char path[]; /* absolute within the root, NUL-terminated */
 };
 
 struct http_filecache;
@@ -45,7 +45,8 @@ void http_filecache_free(struct http_filecache *fc);
 int http_filecache_open(struct http_filecache *fc, const char *path, size_t len, uint64_t now,
                         struct http_file **out);
 
-/* Gives back a reference; the fd is closed with the last one. Takes a void * to serve as a wk_release_fn. */
+/* Gives back a reference; the fd is closed with the last one. Takes a void * to serve as a
+ * wk_release_fn. */
 void http_file_release(void *file);
 
 #endif

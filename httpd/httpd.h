@@ -37,11 +37,11 @@ struct http_config {
 
 struct http_server {
     const struct http_config *cfg;
-    int root_fd;                        /* the docroot, opened O_PATH */
-    struct http_accesslog *alog;        /* NULL when the access log is off */
-    struct http_filecache *files;       /* open files of the docroot */
-    time_t date_at;                     /* the second date was made for */
-    char date[WK_CLOCK_IMF_LEN];        /* Date header value, remade once a second */
+    int root_fd;                  /* the docroot, opened O_PATH */
+    struct http_accesslog *alog;  /* NULL when the access log is off */
+    struct http_filecache *files; /* open files of the docroot */
+    time_t date_at;               /* the second date was made for */
+    char date[WK_CLOCK_IMF_LEN];  /* Date header value, remade once a second */
 };
 
 #endif

@@ -19,10 +19,10 @@
 #include "httpd/filecache.h"
 #include "httpd/httpd.h"
 
-#define PROG "wellknown-httpd"
+#define PROG   "wellknown-httpd"
 #define SECOND 1000ull
 /* Open files kept, and for how long before they are checked again. */
-#define FILECACHE_SLOTS 1024
+#define FILECACHE_SLOTS  1024
 #define FILECACHE_TTL_MS 1000
 
 /* The demo site: beside an installed binary, else in the source tree. */
@@ -98,7 +98,8 @@ static int run(struct http_config *cfg, bool check_only, char err[WK_ERR_LEN])
         goto out;
     server_config(cfg, &sc);
     rc = wk_server_init(&srv, &sc, &http_conn_ops, &hs, err);
-    if (rc == 0 && (hs.files = http_filecache_new(hs.root_fd, FILECACHE_SLOTS, FILECACHE_TTL_MS)) == NULL) {
+    if (rc == 0 &&
+        (hs.files = http_filecache_new(hs.root_fd, FILECACHE_SLOTS, FILECACHE_TTL_MS)) == NULL) {
         snprintf(err, WK_ERR_LEN, "file cache: out of memory");
         rc = -ENOMEM;
     }
@@ -143,36 +144,51 @@ int main(int argc, char **argv)
         .shutdown_timeout = 10 * SECOND,
     };
     struct wk_option opts[] = {
-        {"listen", WK_OPT_LIST, &cfg.listen, "ADDR", "listen on ADDR, repeatable (default: [::]:80)", 0, 0, false},
+        {"listen", WK_OPT_LIST, &cfg.listen, "ADDR",
+         "listen on ADDR, repeatable (default: [::]:80)", 0, 0, false},
         {"root", WK_OPT_STRING, &cfg.root, "DIR", "serve files from DIR", 0, 0, false},
-        {"access-log", WK_OPT_STRING, &cfg.access_log, "FILE", "access log: a file, - (stdout) or off", 0, 0, false},
-        {"max-size", WK_OPT_SIZE, &cfg.max_size, "BYTES", "largest request body (413 beyond)", 0, 0, false},
-        {"max-request-line", WK_OPT_SIZE, &cfg.max_request_line, "BYTES", "longest request line (414 beyond)", 64, 1 << 20, false},
-        {"max-header-size", WK_OPT_SIZE, &cfg.max_header_size, "BYTES", "largest header block (431 beyond)", 256, 1 << 20, false},
-        {"max-headers", WK_OPT_UINT, &cfg.max_headers, "N", "most header fields in a request (431 beyond)", 1, 10000, false},
-        {"max-connections", WK_OPT_UINT, &cfg.max_connections, "N", "open connections before accepting pauses", 1, 10000000, false},
+        {"access-log", WK_OPT_STRING, &cfg.access_log, "FILE",
+         "access log: a file, - (stdout) or off", 0, 0, false},
+        {"max-size", WK_OPT_SIZE, &cfg.max_size, "BYTES", "largest request body (413 beyond)", 0, 0,
+         false},
+        {"max-request-line", WK_OPT_SIZE, &cfg.max_request_line, "BYTES",
+         "longest request line (414 beyond)", 64, 1 << 20, false},
+        {"max-header-size", WK_OPT_SIZE, &cfg.max_header_size, "BYTES",
+         "largest header block (431 beyond)", 256, 1 << 20, false},
+        {"max-headers", WK_OPT_UINT, &cfg.max_headers, "N",
+         "most header fields in a request (431 beyond)", 1, 10000, false},
+        {"max-connections", WK_OPT_UINT, &cfg.max_connections, "N",
+         "open connections before accepting pauses", 1, 10000000, false},
         {"backlog", WK_OPT_UINT, &cfg.backlog, "N", "listen backlog", 1, 65535, false},
-        {"idle-timeout", WK_OPT_DURATION, &cfg.idle_timeout, "DUR", "close a keep-alive connection idle this long", 1, 0, false},
-        {"header-timeout", WK_OPT_DURATION, &cfg.header_timeout, "DUR", "time to send a whole request head (408 beyond)", 1, 0, false},
-        {"body-timeout", WK_OPT_DURATION, &cfg.body_timeout, "DUR", "longest pause while sending a body", 1, 0, false},
-        {"send-timeout", WK_OPT_DURATION, &cfg.send_timeout, "DUR", "longest pause of a client reading a response", 1, 0, false},
-        {"shutdown-timeout", WK_OPT_DURATION, &cfg.shutdown_timeout, "DUR", "on SIGTERM, time given to responses in flight", 0, 0, false},
-        {"log-level", WK_OPT_STRING, &cfg.log_level, "LEVEL", "error, warn, info or debug", 0, 0, false},
+        {"idle-timeout", WK_OPT_DURATION, &cfg.idle_timeout, "DUR",
+         "close a keep-alive connection idle this long", 1, 0, false},
+        {"header-timeout", WK_OPT_DURATION, &cfg.header_timeout, "DUR",
+         "time to send a whole request head (408 beyond)", 1, 0, false},
+        {"body-timeout", WK_OPT_DURATION, &cfg.body_timeout, "DUR",
+         "longest pause while sending a body", 1, 0, false},
+        {"send-timeout", WK_OPT_DURATION, &cfg.send_timeout, "DUR",
+         "longest pause of a client reading a response", 1, 0, false},
+        {"shutdown-timeout", WK_OPT_DURATION, &cfg.shutdown_timeout, "DUR",
+         "on SIGTERM, time given to responses in flight", 0, 0, false},
+        {"log-level", WK_OPT_STRING, &cfg.log_level, "LEVEL", "error, warn, info or debug", 0, 0,
+         false},
     };
     enum wk_config_action action;
     enum wk_log_level level = WK_LOG_INFO;
     wk_log_init("httpd", WK_LOG_INFO);
     int rc = wk_config_parse(opts, WK_ARRAY_LEN(opts), argc, argv, &action, err);
     if (rc == 0 && wk_log_level_parse(cfg.log_level, &level) < 0) {
-        snprintf(err, sizeof err, "--log-level: \"%s\" is not error, warn, info or debug", cfg.log_level);
+        snprintf(err, sizeof err, "--log-level: \"%s\" is not error, warn, info or debug",
+                 cfg.log_level);
         rc = -EINVAL;
     }
     if (rc < 0 || action == WK_CONFIG_HELP || action == WK_CONFIG_VERSION) {
         if (rc < 0)
             fprintf(stderr, PROG ": %s\n", err);
         else if (action == WK_CONFIG_HELP)
-            wk_config_usage(stdout, PROG, "A static HTTP/1.1 server that shows the sockets it accepts.",
-                            opts, WK_ARRAY_LEN(opts));
+            wk_config_usage(stdout, PROG,
+                            "A static HTTP/1.1 server that shows the sockets it accepts.", opts,
+                            WK_ARRAY_LEN(opts));
         else
             printf(PROG " " WK_VERSION "\n");
         wk_config_free(opts, WK_ARRAY_LEN(opts));

@@ -131,8 +131,8 @@ static int on_header_value_complete(llhttp_t *p)
     /* A value of only whitespace gives no callback: place the empty span at its end. */
     if (s->len == 0 && r->hdr_seen[r->cur] == 0)
         s->off = r->value_end;
-    while (s->len > 0 && (r->base[s->off + s->len - 1] == ' ' ||
-                          r->base[s->off + s->len - 1] == '\t'))
+    while (s->len > 0 &&
+           (r->base[s->off + s->len - 1] == ' ' || r->base[s->off + s->len - 1] == '\t'))
         s->len--;
     if (r->hdr_seen[r->cur] < UINT8_MAX)
         r->hdr_seen[r->cur]++;

@@ -47,28 +47,28 @@ struct http_limits {
 struct http_request {
     llhttp_t parser;
     const struct http_limits *limits;
-    const char *base;                   /* the buffer during http_request_parse() */
+    const char *base; /* the buffer during http_request_parse() */
     struct http_span method;
     struct http_span target;
     struct http_span hdr[HTTP_H_COUNT];
-    uint8_t hdr_seen[HTTP_H_COUNT];     /* how many times each appeared */
+    uint8_t hdr_seen[HTTP_H_COUNT]; /* how many times each appeared */
     uint32_t nheaders;
-    struct http_span field;             /* the header name being read */
-    int cur;                            /* header whose value is being read */
-    uint32_t value_end;                 /* end of the value read so far */
-    uint32_t parsed;                    /* bytes of the buffer fed to the parser */
-    uint32_t head_len;                  /* request line and headers, once complete */
-    uint64_t body_seen;                 /* body bytes parsed */
-    int status;                         /* an error a callback found, or 0 */
+    struct http_span field; /* the header name being read */
+    int cur;                /* header whose value is being read */
+    uint32_t value_end;     /* end of the value read so far */
+    uint32_t parsed;        /* bytes of the buffer fed to the parser */
+    uint32_t head_len;      /* request line and headers, once complete */
+    uint64_t body_seen;     /* body bytes parsed */
+    int status;             /* an error a callback found, or 0 */
     bool url_done;
     bool head_done;
-    bool done;                          /* the whole message, body included */
+    bool done; /* the whole message, body included */
 };
 
 enum http_parse_result {
-    HTTP_PARSE_MORE = 0,    /* need more bytes */
-    HTTP_PARSE_HEAD = 1,    /* the head is complete and a body follows */
-    HTTP_PARSE_DONE = 2,    /* the message is complete */
+    HTTP_PARSE_MORE = 0, /* need more bytes */
+    HTTP_PARSE_HEAD = 1, /* the head is complete and a body follows */
+    HTTP_PARSE_DONE = 2, /* the message is complete */
 };
 
 /* Starts a new request. */
@@ -77,8 +77,9 @@ void http_request_init(struct http_request *r, const struct http_limits *limits)
 /*
  * Feeds the parser the bytes of data[0, len) it has not seen (from
  * r->parsed on). data must start at the first byte of the request; the
- * caller may cut body bytes out of it and lower r->parsed to match. Returns an enum http_parse_result, or an HTTP
- * error status (400, 413, 414, 431, 501, 505) to answer before closing.
+ * caller may cut body bytes out of it and lower r->parsed to match. Returns an enum
+ * http_parse_result, or an HTTP error status (400, 413, 414, 431, 501, 505) to answer before
+ * closing.
  */
 int http_request_parse(struct http_request *r, const char *data, size_t len);
 

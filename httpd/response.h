@@ -20,33 +20,34 @@ struct http_txn {
     struct wk_conn *c;
     struct http_server *srv;
     struct http_request *req;
-    const char *data;       /* the input the request's spans point into */
-    bool head_only;         /* HEAD: the headers of a GET, no body */
-    bool keep_alive;        /* cleared by a response that must close */
-    int status;             /* what was answered, for the access log */
-    uint64_t body_bytes;    /* body bytes answered, for the access log */
+    const char *data;    /* the input the request's spans point into */
+    bool head_only;      /* HEAD: the headers of a GET, no body */
+    bool keep_alive;     /* cleared by a response that must close */
+    int status;          /* what was answered, for the access log */
+    uint64_t body_bytes; /* body bytes answered, for the access log */
 };
 
 struct http_response {
     int status;
-    const char *content_type;        /* NULL: no Content-Type */
+    const char *content_type; /* NULL: no Content-Type */
     uint64_t content_length;
-    bool no_length;                  /* 304 and 1xx carry no Content-Length */
-    time_t last_modified;            /* 0: no Last-Modified */
-    const char *etag;                /* NULL: no ETag */
+    bool no_length;       /* 304 and 1xx carry no Content-Length */
+    time_t last_modified; /* 0: no Last-Modified */
+    const char *etag;     /* NULL: no ETag */
     size_t etag_len;
-    const char *location;            /* NULL: no Location */
+    const char *location; /* NULL: no Location */
     size_t location_len;
-    const char *content_range;       /* NULL: no Content-Range */
+    const char *content_range; /* NULL: no Content-Range */
     bool accept_ranges;
-    bool allow;                      /* Allow: GET, HEAD, OPTIONS */
-    bool no_store;                   /* Cache-Control: no-store */
+    bool allow;    /* Allow: GET, HEAD, OPTIONS */
+    bool no_store; /* Cache-Control: no-store */
 };
 
 /* The reason phrase of a status code ("Not Found"), or "Unknown". */
 const char *http_status_reason(int status);
 
-/* True for statuses after which the connection is closed (400, 408, 413, 414, 431, 500, 501, 505). */
+/* True for statuses after which the connection is closed (400, 408, 413, 414, 431, 500, 501, 505).
+ */
 bool http_status_closes(int status);
 
 /*
