@@ -249,7 +249,7 @@ static void send_file(struct http_txn *t, struct http_file *f)
     struct http_response r = {
         .status = 200,
         .content_type = http_mime_type(f->path, f->path_len),
-        .last_modified = st->st_mtime,
+        .last_modified = f->last_modified,
         .etag = etag,
         .etag_len = etag_len,
         .accept_ranges = true,

@@ -97,6 +97,7 @@ static int load(int root_fd, const char *path, size_t len, uint64_t now, struct 
     f->path[len] = '\0';
     f->etag_len = http_etag_make(f->etag, (uint64_t)f->st.st_mtim.tv_sec,
                                  (uint64_t)f->st.st_mtim.tv_nsec, (uint64_t)f->st.st_size);
+    wk_clock_imf_fixdate(f->st.st_mtime, f->last_modified);
     *out = f;
     return 0;
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "common/clock.h"
 #include "httpd/cond.h"
 
 struct http_file {
@@ -22,6 +23,7 @@ struct http_file {
     struct stat st;
     char etag[HTTP_ETAG_LEN];
     size_t etag_len;
+    char last_modified[WK_CLOCK_IMF_LEN];
     unsigned refs;       /* the cache's own, plus one per user */
     uint64_t checked_at; /* monotonic ms */
     size_t path_len;

@@ -130,10 +130,8 @@ static void put_fields(struct out *o, const struct http_response *r)
         put_u64(o, r->content_length);
     }
     if (r->last_modified) {
-        char date[WK_CLOCK_IMF_LEN];
-        wk_clock_imf_fixdate(r->last_modified, date);
         PUT_LIT(o, "\r\nLast-Modified: ");
-        put(o, date, WK_CLOCK_IMF_LEN - 1);
+        put(o, r->last_modified, WK_CLOCK_IMF_LEN - 1);
     }
     if (r->etag) {
         PUT_LIT(o, "\r\nETag: ");

@@ -32,7 +32,7 @@ struct http_response {
     const char *content_type; /* NULL: no Content-Type */
     uint64_t content_length;
     bool no_length;       /* 304 and 1xx carry no Content-Length */
-    time_t last_modified; /* 0: no Last-Modified */
+    const char *last_modified; /* an IMF-fixdate, or NULL: no Last-Modified */
     const char *etag;     /* NULL: no ETag */
     size_t etag_len;
     const char *location; /* NULL: no Location */
