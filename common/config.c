@@ -81,8 +81,12 @@ static int set_number(struct wk_option *o, const char *v, const char *where, cha
         return -EINVAL;
     }
     if (x < o->min || (o->max && x > o->max)) {
-        snprintf(err, WK_ERR_LEN, "%s--%s: %s is out of range (%llu to %llu)", where, o->name, v,
-                 (unsigned long long)o->min, (unsigned long long)o->max);
+        if (o->max)
+            snprintf(err, WK_ERR_LEN, "%s--%s: %s is out of range (%llu to %llu)", where, o->name,
+                     v, (unsigned long long)o->min, (unsigned long long)o->max);
+        else
+            snprintf(err, WK_ERR_LEN, "%s--%s: %s is below the minimum, %llu", where, o->name, v,
+                     (unsigned long long)o->min);
         return -EINVAL;
     }
     *(uint64_t *)o->value = x;
@@ -247,7 +251,10 @@ static int parse_argv(struct wk_option *opts, size_t n, int argc, char **argv,
         if (is_action(a, action))
             continue;
         if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
-            i++;
+            if (++i >= argc) {
+                snprintf(err, WK_ERR_LEN, "%s needs a file name", a);
+                rc = -EINVAL;
+            }
             continue;
         }
         if (!strncmp(a, "--config=", 9))

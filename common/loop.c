@@ -38,6 +38,9 @@ struct loop_hook {
 struct wk_loop {
     int epfd;
     bool stop;
+    struct epoll_event events[LOOP_MAX_EVENTS];
+    int nevents;                /* in the batch being dispatched */
+    int next_event;             /* index of the next one to dispatch */
     uint64_t now;
     time_t wall;
     struct wk_timer_heap timers;
@@ -118,6 +121,11 @@ int wk_loop_io_mod(struct wk_loop *loop, struct wk_io *io, unsigned events)
 
 int wk_loop_io_del(struct wk_loop *loop, struct wk_io *io)
 {
+    /* Forget events of this batch not yet dispatched to io: its owner may free it now. */
+    for (int i = loop->next_event; i < loop->nevents; i++) {
+        if (loop->events[i].data.ptr == io)
+            loop->events[i].data.ptr = NULL;
+    }
     return epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL) < 0 ? -errno : 0;
 }
 
@@ -215,33 +223,41 @@ static int sleep_ms(const struct wk_loop *loop)
     return ms > 60000 ? 60000 : (int)ms;
 }
 
+static unsigned from_epoll(uint32_t e)
+{
+    unsigned ev = 0;
+    if (e & (EPOLLIN | EPOLLRDHUP))
+        ev |= WK_IO_READ;
+    if (e & EPOLLOUT)
+        ev |= WK_IO_WRITE;
+    if (e & (EPOLLERR | EPOLLHUP))
+        ev |= WK_IO_ERROR;
+    return ev;
+}
+
 int wk_loop_run(struct wk_loop *loop)
 {
-    struct epoll_event events[LOOP_MAX_EVENTS];
     loop->stop = false;
     while (!loop->stop) {
         for (size_t i = 0; i < loop->nhooks; i++)
             loop->hooks[i].cb(loop, loop->hooks[i].data);
         if (loop->stop)
             break;
-        int n = epoll_wait(loop->epfd, events, LOOP_MAX_EVENTS, sleep_ms(loop));
+        int n = epoll_wait(loop->epfd, loop->events, LOOP_MAX_EVENTS, sleep_ms(loop));
         if (n < 0 && errno != EINTR) {
             int e = errno;
             wk_log(WK_LOG_ERROR, "loop epoll_wait error=\"%s\"", strerror(e));
             return -e;
         }
         update_clock(loop);
-        for (int i = 0; i < n; i++) {
-            struct wk_io *io = events[i].data.ptr;
-            unsigned ev = 0;
-            if (events[i].events & (EPOLLIN | EPOLLRDHUP))
-                ev |= WK_IO_READ;
-            if (events[i].events & EPOLLOUT)
-                ev |= WK_IO_WRITE;
-            if (events[i].events & (EPOLLERR | EPOLLHUP))
-                ev |= WK_IO_ERROR;
-            io->cb(io, ev);
+        loop->nevents = n < 0 ? 0 : n;
+        for (loop->next_event = 0; loop->next_event < loop->nevents;) {
+            struct epoll_event *e = &loop->events[loop->next_event++];
+            struct wk_io *io = e->data.ptr;
+            if (io != NULL)
+                io->cb(io, from_epoll(e->events));
         }
+        loop->nevents = 0;
         run_timers(loop);
     }
     return 0;
