@@ -143,6 +143,11 @@ struct wk_conn *wk_conn_new(struct wk_server *srv, struct wk_listener *l, int fd
         return NULL;
     }
     wk_registry_add(&l->registry, &c->info);
+    if (l->deferred) {
+        /* The request is most likely here already: read it before the loop sleeps. */
+        c->readable = true;
+        schedule(c);
+    }
     return c;
 }
 
@@ -309,10 +314,15 @@ void wk_conn_close(struct wk_conn *c, const char *reason)
     wk_server_conn_closed(srv);
 }
 
-/* The output is written: shut down our side and drain input until EOF or the linger time. */
+/*
+ * The output is written. If input may still arrive unread, shut down our
+ * side and drain input until EOF or the linger time: closing with unread
+ * input would send a RST that can destroy the response before the client
+ * reads it. Otherwise (as nginx does) close at once; the FIN follows the data.
+ */
 static void start_linger(struct wk_conn *c)
 {
-    if (c->peer_eof) {
+    if (c->peer_eof || (!c->readable && wk_buf_len(&c->in) == 0)) {
         wk_conn_close(c, c->reason);
         return;
     }

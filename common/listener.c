@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,6 +57,9 @@ static int bind_and_listen(struct wk_listener *l, int backlog)
         return -errno;
     int one = 1, zero = 0;
     if (family != AF_UNIX && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+        goto fail;
+    /* Accepted sockets inherit it: replies are written whole, so Nagle would only delay them. */
+    if (family != AF_UNIX && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
         goto fail;
     /* [::] takes IPv4 clients too (as ::ffff:a.b.c.d); a specific v6 address only itself. */
     if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) < 0)
@@ -170,6 +174,16 @@ int wk_listener_start(struct wk_listener *l, struct wk_loop *loop, wk_accept_fn 
     if (rc == 0)
         l->watching = true;
     return rc;
+}
+
+int wk_listener_defer_accept(struct wk_listener *l, int seconds)
+{
+    if (l->addr.u.sa.sa_family == AF_UNIX)
+        return 0;
+    if (setsockopt(l->fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds) < 0)
+        return -errno;
+    l->deferred = seconds > 0;
+    return 0;
 }
 
 void wk_listener_pause(struct wk_listener *l)

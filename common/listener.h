@@ -37,6 +37,7 @@ struct wk_listener {
     void *data;                  /* owner's pointer */
     bool watching;               /* io registered with the loop */
     bool paused;                 /* paused by the owner */
+    bool deferred;               /* TCP_DEFER_ACCEPT: accepted sockets have data waiting */
     struct wk_registry registry; /* its open connections */
 };
 
@@ -51,6 +52,14 @@ int wk_listener_open(struct wk_listener *l, const struct wk_addr *addr, int back
 /* Starts accepting on loop, calling on_accept for each connection. Returns 0 or -errno. */
 int wk_listener_start(struct wk_listener *l, struct wk_loop *loop, wk_accept_fn *on_accept,
                       void *data);
+
+/*
+ * Lets the kernel hand over a connection only once the client has sent
+ * something (or after about seconds): for protocols where the client speaks
+ * first, it saves a wakeup per connection. Never for SMTP, where the server
+ * speaks first. A no-op for AF_UNIX. Returns 0 or -errno.
+ */
+int wk_listener_defer_accept(struct wk_listener *l, int seconds);
 
 /* Stops accepting until wk_listener_resume(); pending clients wait in the backlog. */
 void wk_listener_pause(struct wk_listener *l);

@@ -25,6 +25,7 @@ void wk_server_config_defaults(struct wk_server_config *cfg)
     cfg->send_timeout_ms = 30000;
     cfg->linger_ms = 2000;
     cfg->shutdown_timeout_ms = 10000;
+    cfg->defer_accept_s = 0;
 }
 
 static void pause_all(struct wk_server *srv, bool pause)
@@ -189,6 +190,8 @@ int wk_server_listen(struct wk_server *srv, const struct wk_addr *addrs, size_t 
         int rc = wk_listener_open(l, &addrs[i], srv->cfg.backlog, err);
         if (rc < 0)
             return rc;
+        if (srv->cfg.defer_accept_s > 0 && wk_listener_defer_accept(l, srv->cfg.defer_accept_s) < 0)
+            wk_log(WK_LOG_WARN, "listen addr=%s defer-accept=unavailable", l->name);
         srv->nlisteners++;
         wk_log(WK_LOG_INFO, "listen addr=%s fd=%d", l->name, l->fd);
     }

@@ -26,6 +26,7 @@ struct wk_server_config {
     uint64_t send_timeout_ms;     /* a client that reads nothing for this long is cut off */
     uint64_t linger_ms;           /* how long a finishing connection drains input */
     uint64_t shutdown_timeout_ms; /* graceful stop bound */
+    int defer_accept_s;           /* TCP_DEFER_ACCEPT seconds, 0: off (the client speaks first) */
 };
 
 struct wk_conn;

@@ -79,6 +79,7 @@ static void server_config(const struct http_config *cfg, struct wk_server_config
     sc->in_max = cfg->max_request_line + cfg->max_header_size + 16 * 1024;
     sc->send_timeout_ms = cfg->send_timeout;
     sc->shutdown_timeout_ms = cfg->shutdown_timeout;
+    sc->defer_accept_s = 1; /* HTTP clients speak first */
 }
 
 static int run(struct http_config *cfg, bool check_only, char err[WK_ERR_LEN])
