@@ -61,9 +61,16 @@ static int on_url_complete(llhttp_t *p)
     return 0;
 }
 
+/*
+ * Trailers (headers after a chunked body) are discarded unread: the body
+ * bytes before them may already be cut from the buffer, so offsets taken
+ * then would be meaningless.
+ */
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     struct http_request *r = req_of(p);
+    if (r->head_done)
+        return 0;
     span_add(r, &r->field, at, len);
     return 0;
 }
@@ -88,6 +95,8 @@ static const struct {
 static int on_header_field_complete(llhttp_t *p)
 {
     struct http_request *r = req_of(p);
+    if (r->head_done)
+        return 0;
     const char *name = r->base + r->field.off;
     if (++r->nheaders > r->limits->max_headers)
         return fail(r, 431);
@@ -112,10 +121,21 @@ static int on_header_field_complete(llhttp_t *p)
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     struct http_request *r = req_of(p);
+    if (r->head_done || len == 0)
+        return 0;
     uint32_t off = (uint32_t)(at - r->base);
-    /* A piece that does not continue the previous one follows a line break: obs-fold. */
-    if (r->value_end != 0 && off != r->value_end)
-        return fail(r, 400);
+    /*
+     * A piece that does not continue the previous one must follow the colon
+     * (and whitespace); one that follows a line break is obs-fold, which
+     * llhttp 8 joins silently.
+     */
+    if (r->value_end == 0 || off != r->value_end) {
+        uint32_t i = off;
+        while (i > 0 && (r->base[i - 1] == ' ' || r->base[i - 1] == '\t'))
+            i--;
+        if (i == 0 || r->base[i - 1] != ':')
+            return fail(r, 400);
+    }
     r->value_end = off + (uint32_t)len;
     if (r->cur != HTTP_H_OTHER && r->hdr_seen[r->cur] == 0)
         span_add(r, &r->hdr[r->cur], at, len);
@@ -125,7 +145,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *p)
 {
     struct http_request *r = req_of(p);
-    if (r->cur == HTTP_H_OTHER)
+    if (r->head_done || r->cur == HTTP_H_OTHER)
         return 0;
     struct http_span *s = &r->hdr[r->cur];
     /* A value of only whitespace gives no callback: place the empty span at its end. */
@@ -183,15 +203,52 @@ void http_request_init(struct http_request *r, const struct http_limits *limits)
     r->limits = limits;
 }
 
-static int error_status(llhttp_errno_t err, const char *data, size_t len);
+static int error_status(const struct http_request *r, llhttp_errno_t err, const char *data,
+                        size_t len);
+static bool line_incomplete(const struct http_request *r, llhttp_errno_t err, const char *data,
+                            size_t len);
 
-static int limit_status(const struct http_request *r, size_t len)
+/*
+ * Checks the request line and header block against the limits, on what has
+ * arrived so far (complete or not): the same answer whether the head came
+ * in one read or byte by byte.
+ */
+static int limit_status(const struct http_request *r, const char *data, size_t len)
 {
-    if (!r->url_done && len > r->limits->max_request_line)
+    const char *lf = memchr(data, '\n', len);
+    size_t line = lf ? (size_t)(lf - data) + 1 : len;
+    if (line > r->limits->max_request_line)
         return 414;
-    if (!r->head_done && len > r->limits->max_request_line + r->limits->max_header_size)
+    size_t block = (r->head_len ? r->head_len : len) - line;
+    if (lf && block > r->limits->max_header_size)
         return 431;
     return 0;
+}
+
+/*
+ * llhttp 8 lets a bare LF end a line and a bare CR pass in places; RFC 9112
+ * 2.2 allows refusing both. Looks at p[from, len); a CR at the very end may
+ * still be followed by its LF.
+ */
+static bool has_bare_cr_or_lf(const char *p, size_t from, size_t len)
+{
+    for (size_t i = from; i < len; i++) {
+        if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+            return true;
+        if (p[i] == '\r' && i + 1 < len && p[i + 1] != '\n')
+            return true;
+    }
+    return false;
+}
+
+/* The head is complete: the checks that need all of it. Returns 0 or a status. */
+static int head_status(const struct http_request *r, const char *data)
+{
+    int status = limit_status(r, data, r->head_len);
+    if (status == 0 && (has_bare_cr_or_lf(data, 0, r->head_len) ||
+                        data[r->head_len - 1] != '\n'))
+        status = 400;
+    return status;
 }
 
 int http_request_parse(struct http_request *r, const char *data, size_t len)
@@ -201,17 +258,32 @@ int http_request_parse(struct http_request *r, const char *data, size_t len)
     if (len <= r->parsed)
         return HTTP_PARSE_MORE;
     r->base = data;
+    uint32_t from = r->parsed;
     llhttp_errno_t err = llhttp_execute(&r->parser, data + r->parsed, len - r->parsed);
     if (err == HPE_OK) {
         r->parsed = (uint32_t)len;
-        int status = limit_status(r, len);
+        if (r->head_done)
+            return HTTP_PARSE_MORE;
+        int status = limit_status(r, data, len);
+        if (status == 0 && has_bare_cr_or_lf(data, from ? from - 1 : 0, len))
+            status = 400;
         return status ? status : HTTP_PARSE_MORE;
     }
+    if (line_incomplete(r, err, data, len)) {
+        /* Whether this is 400, 501 or 505 shows once the request line is whole. */
+        llhttp_init(&r->parser, HTTP_REQUEST, &settings);
+        r->parsed = 0;
+        return HTTP_PARSE_MORE;
+    }
     if (err != HPE_PAUSED && err != HPE_PAUSED_UPGRADE)
-        return r->status ? r->status : error_status(err, data, len);
+        return r->status ? r->status : error_status(r, err, data, len);
     r->parsed = (uint32_t)(llhttp_get_error_pos(&r->parser) - data);
-    if (r->head_len == 0)
+    if (r->head_len == 0) {
         r->head_len = r->parsed;
+        int status = head_status(r, data);
+        if (status)
+            return status;
+    }
     if (err == HPE_PAUSED)
         llhttp_resume(&r->parser);
     else
@@ -238,8 +310,66 @@ static bool is_token(const char *p, size_t len)
     return len > 0;
 }
 
-static int error_status(llhttp_errno_t err, const char *data, size_t len)
+/*
+ * True if llhttp refused the method: it stopped inside the token (it knows
+ * no method starting so), or it took an RTSP method (ANNOUNCE, SETUP...) and
+ * then missed "RTSP/". Either way a method this server does not implement.
+ */
+static bool in_method(const struct http_request *r, llhttp_errno_t err, const char *data,
+                      size_t len)
 {
+    if (err != HPE_INVALID_METHOD && err != HPE_INVALID_CONSTANT)
+        return false;
+    if (err == HPE_INVALID_CONSTANT && r->parser.method >= HTTP_DESCRIBE &&
+        r->parser.method <= HTTP_FLUSH)
+        return true;
+    const char *sp = memchr(data, ' ', len);
+    return sp == NULL || llhttp_get_error_pos(&r->parser) <= sp;
+}
+
+/* Longest method token waited for; longer unknown tokens are answered at once. */
+#define METHOD_MAX 32
+
+/*
+ * llhttp stops at the first byte of a method or version it does not know,
+ * which may come before the request line is whole. Parsing restarts from
+ * the beginning once more has come, so the answer does not depend on how
+ * the bytes were split (the line is short: at most the limit).
+ */
+static bool line_incomplete(const struct http_request *r, llhttp_errno_t err, const char *data,
+                            size_t len)
+{
+    if (in_method(r, err, data, len)) {
+        if (len >= METHOD_MAX)
+            return false;
+        for (size_t i = 0; i < len; i++) {
+            if (!is_tchar((unsigned char)data[i]))
+                return false;
+        }
+        return true;
+    }
+    /* A version refused before the line's end: wait for the end, unless a bare CR came. */
+    const char *cr = memchr(data, '\r', len);
+    return err == HPE_INVALID_VERSION && memchr(data, '\n', len) == NULL &&
+           (cr == NULL || cr == data + len - 1) && len <= r->limits->max_request_line;
+}
+
+/* True if the request line ends in "HTTP/d.d" CRLF: a well-formed version we don't speak. */
+static bool version_well_formed(const char *data, size_t len)
+{
+    const char *cr = memchr(data, '\r', len);
+    if (cr == NULL || (size_t)(cr - data) + 1 >= len || cr[1] != '\n' || cr - data < 9)
+        return false;
+    const char *v = cr - 8;
+    return v[-1] == ' ' && memcmp(v, "HTTP/", 5) == 0 && v[5] >= '0' && v[5] <= '9' &&
+           v[6] == '.' && v[7] >= '0' && v[7] <= '9';
+}
+
+static int error_status(const struct http_request *r, llhttp_errno_t err, const char *data,
+                        size_t len)
+{
+    if (in_method(r, err, data, len))
+        err = HPE_INVALID_METHOD;
     switch (err) {
     case HPE_INVALID_METHOD: {
         /* A well-formed token that llhttp does not know is a method we don't implement. */
@@ -249,7 +379,7 @@ static int error_status(llhttp_errno_t err, const char *data, size_t len)
         return n > 0 && n < len && data[n] == ' ' ? 501 : 400;
     }
     case HPE_INVALID_VERSION:
-        return 505;
+        return version_well_formed(data, len) ? 505 : 400;
     default:
         return 400;
     }
