@@ -76,8 +76,8 @@ static void answer_options(struct http_txn *t)
     http_response_head(t, &r);
 }
 
-/* Answers a complete, checked request. */
-static void answer(struct wk_conn *c, struct http_conn *h)
+/* Answers a complete request: status 0 serves it, another status refuses it. */
+static void answer(struct wk_conn *c, struct http_conn *h, int status)
 {
     struct http_request *r = &h->req;
     struct http_txn t = {
@@ -88,7 +88,9 @@ static void answer(struct wk_conn *c, struct http_conn *h)
         .head_only = r->parser.method == HTTP_HEAD,
         .keep_alive = http_request_keep_alive(r) && !wk_conn_server(c)->stopping,
     };
-    if (r->parser.method == HTTP_OPTIONS)
+    if (status != 0)
+        http_response_error(&t, status, NULL);
+    else if (r->parser.method == HTTP_OPTIONS)
         answer_options(&t);
     else
         http_file_handle(&t);
@@ -166,13 +168,13 @@ static bool read_head(struct wk_conn *c, struct http_conn *h)
         return false;
     }
     int status = http_request_check(&h->req, wk_buf_data(in));
-    if (status != 0) {
-        /* Refused before its body is read: the connection can't go on after it. */
+    if (status != 0 && (rc != HTTP_PARSE_DONE || http_status_closes(status))) {
+        /* Refused with its body unread, or malformed: the connection can't go on after it. */
         answer_bad(c, h, status, reason_of(status));
         return false;
     }
     if (rc == HTTP_PARSE_DONE) {
-        answer(c, h);
+        answer(c, h, status);
         complete(c, h);
         return true;
     }
@@ -201,7 +203,7 @@ static bool read_body(struct wk_conn *c, struct http_conn *h)
     wk_buf_cut(in, r->head_len, r->parsed - r->head_len);
     r->parsed = r->head_len;
     if (rc == HTTP_PARSE_DONE) {
-        answer(c, h);
+        answer(c, h, 0);
         complete(c, h);
         return true;
     }

@@ -37,14 +37,13 @@ static int status_of_errno(int e)
     switch (e) {
     case ENOENT:
     case ENOTDIR:
+    case ENAMETOOLONG: /* a name longer than any file can have: there is no such file */
         return 404;
     case EXDEV: /* the path or a symlink in it leads out of the root */
     case ELOOP:
     case EACCES:
     case EPERM:
         return 403;
-    case ENAMETOOLONG:
-        return 414;
     case EMFILE:
     case ENFILE:
     case ENOMEM:

@@ -298,6 +298,9 @@ bool http_request_has_body(const struct http_request *r)
 
 bool http_request_keep_alive(const struct http_request *r)
 {
+    /* RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 is faulty framing; close after it. */
+    if (r->parser.http_minor == 0 && (r->parser.flags & F_TRANSFER_ENCODING))
+        return false;
     return llhttp_should_keep_alive(&r->parser) != 0;
 }
 
