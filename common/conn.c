@@ -54,6 +54,7 @@ struct wk_conn {
     const char *reason;   /* why it is finishing or closed */
     bool pending;         /* linked in srv->pending */
     bool readable;        /* an unserved read edge */
+    bool fin_queued;      /* the peer's FIN is in the socket, behind any data */
     bool read_paused;
     bool peer_eof;
     bool finishing; /* wk_conn_finish(): flush, FIN, linger */
@@ -111,6 +112,8 @@ static void on_io(struct wk_io *io, unsigned events)
         return;
     if (events & (WK_IO_READ | WK_IO_ERROR))
         c->readable = true;
+    if (events & WK_IO_PEER_SHUT)
+        c->fin_queued = true;
     if ((events & (WK_IO_WRITE | WK_IO_ERROR)) && wk_conn_output_pending(c))
         conn_flush(c);
     if (!c->closed && c->readable)
@@ -498,8 +501,12 @@ static void conn_read(struct wk_conn *c)
         } else {
             wk_buf_commit(&c->in, (size_t)n);
             c->info.bytes_in += (uint64_t)n;
-            if ((size_t)n < avail)
-                c->readable = false; /* a short read drained the socket */
+            /*
+             * A short read drained the socket, unless a FIN waits behind the
+             * data: its edge came with the data's, so read on to see it.
+             */
+            if ((size_t)n < avail && !c->fin_queued)
+                c->readable = false;
         }
         c->srv->ops->on_data(c);
         if (!c->readable)

@@ -106,9 +106,10 @@ void wk_conn_set_phase(struct wk_conn *c, const char *phase, uint64_t progress, 
 void wk_conn_close(struct wk_conn *c, const char *reason);
 
 /*
- * Closes gracefully: stops handing input to the protocol, writes what is
- * queued, shuts down the sending side, discards input for a short linger
- * time so the client reads everything before it sees the close, then closes.
+ * Closes gracefully: stops handing input to the protocol and writes what is
+ * queued. Then, if input may still arrive unread, shuts down the sending
+ * side and discards input for a short linger time, so that the client reads
+ * everything before it sees the close; otherwise closes at once.
  */
 void wk_conn_finish(struct wk_conn *c, const char *reason);
 

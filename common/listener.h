@@ -21,7 +21,7 @@ struct wk_listener;
 
 /*
  * Called for each accepted socket (nonblocking, close-on-exec). The callee
- * owns fd. peer is the client's address (len 0 for unnamed AF_UNIX peers).
+ * owns fd. peer is the client's address (for an unnamed AF_UNIX peer, just the family).
  */
 typedef void wk_accept_fn(struct wk_listener *l, int fd, const struct sockaddr *peer,
                           socklen_t peerlen);

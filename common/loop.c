@@ -228,6 +228,8 @@ static unsigned from_epoll(uint32_t e)
     unsigned ev = 0;
     if (e & (EPOLLIN | EPOLLRDHUP))
         ev |= WK_IO_READ;
+    if (e & (EPOLLRDHUP | EPOLLHUP))
+        ev |= WK_IO_PEER_SHUT;
     if (e & EPOLLOUT)
         ev |= WK_IO_WRITE;
     if (e & (EPOLLERR | EPOLLHUP))

@@ -16,10 +16,11 @@
 #include "common/wk.h"
 
 /* Event bits passed to and reported by I/O watchers. */
-#define WK_IO_READ  0x1u
-#define WK_IO_WRITE 0x2u
-#define WK_IO_ERROR 0x4u /* error or hang-up: read or write to learn which */
-#define WK_IO_EDGE  0x8u /* for wk_loop_io_add: edge-triggered */
+#define WK_IO_READ      0x1u
+#define WK_IO_WRITE     0x2u
+#define WK_IO_ERROR     0x4u  /* error or hang-up: read or write to learn which */
+#define WK_IO_EDGE      0x8u  /* for wk_loop_io_add: edge-triggered */
+#define WK_IO_PEER_SHUT 0x10u /* reported with READ: the peer shut down its sending side */
 
 struct wk_loop;
 struct wk_io;
