@@ -23,8 +23,7 @@ class Install(wktest.TestCase):
 
         # Without --root it finds the site installed beside it, not the source tree's.
         srv = self.start_server(binary=binary, access_log="off")
-        self.assertTrue(srv.find(r"start pid=\d+ root=\S*usr/local/sbin/\.\./share/wellknown/www"),
-                        srv.stderr_text())
+        srv.wait_log(r"^httpd start pid=\d+ root=\S*usr/local/sbin/\.\./share/wellknown/www ")
         c = self.connect(srv)
         c.send(wktest.request("/"))
         resp = c.read_response()

@@ -92,7 +92,11 @@ static char *render(int dirfd, const char *urlpath, int *rc)
     struct wk_buf b;
     wk_buf_init(&b, 4u << 20);
     *rc = http_dirlist_render(&b, dirfd, urlpath, strlen(urlpath));
-    char *s = strndup(wk_buf_len(&b) ? wk_buf_data(&b) : "", wk_buf_len(&b));
+    /* Not strndup: the content has no NUL, and strict string checks would read past it. */
+    char *s = malloc(wk_buf_len(&b) + 1);
+    assert_non_null(s);
+    memcpy(s, wk_buf_len(&b) ? wk_buf_data(&b) : "", wk_buf_len(&b));
+    s[wk_buf_len(&b)] = '\0';
     wk_buf_fini(&b);
     return s;
 }
