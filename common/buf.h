@@ -31,7 +31,7 @@ void wk_buf_fini(struct wk_buf *b);
 /* The unconsumed bytes; valid until the next call that changes the buffer. */
 static inline char *wk_buf_data(const struct wk_buf *b)
 {
-    return b->base + b->off;
+    return b->off ? b->base + b->off : b->base; /* no arithmetic on NULL */
 }
 
 static inline size_t wk_buf_len(const struct wk_buf *b)

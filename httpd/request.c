@@ -260,6 +260,10 @@ int http_request_parse(struct http_request *r, const char *data, size_t len)
     r->base = data;
     uint32_t from = r->parsed;
     llhttp_errno_t err = llhttp_execute(&r->parser, data + r->parsed, len - r->parsed);
+    if (err != HPE_OK && err != HPE_PAUSED && err != HPE_PAUSED_UPGRADE && !r->failed) {
+        r->failed = true;
+        r->error_off = (uint32_t)(llhttp_get_error_pos(&r->parser) - data);
+    }
     if (err == HPE_OK) {
         r->parsed = (uint32_t)len;
         if (r->head_done)
@@ -270,9 +274,11 @@ int http_request_parse(struct http_request *r, const char *data, size_t len)
         return status ? status : HTTP_PARSE_MORE;
     }
     if (line_incomplete(r, err, data, len)) {
-        /* Whether this is 400, 501 or 505 shows once the request line is whole. */
-        llhttp_init(&r->parser, HTTP_REQUEST, &settings);
-        r->parsed = 0;
+        /*
+         * Whether this is 400, 501 or 505 shows once the request line is
+         * whole. The parser keeps its error and returns it at once on later
+         * calls, so waiting costs no parsing.
+         */
         return HTTP_PARSE_MORE;
     }
     if (err != HPE_PAUSED && err != HPE_PAUSED_UPGRADE)
@@ -327,23 +333,20 @@ static bool in_method(const struct http_request *r, llhttp_errno_t err, const ch
         r->parser.method <= HTTP_FLUSH)
         return true;
     const char *sp = memchr(data, ' ', len);
-    return sp == NULL || llhttp_get_error_pos(&r->parser) <= sp;
+    return sp == NULL || r->error_off <= (uint32_t)(sp - data);
 }
-
-/* Longest method token waited for; longer unknown tokens are answered at once. */
-#define METHOD_MAX 32
 
 /*
  * llhttp stops at the first byte of a method or version it does not know,
- * which may come before the request line is whole. Parsing restarts from
- * the beginning once more has come, so the answer does not depend on how
- * the bytes were split (the line is short: at most the limit).
+ * which may come before the request line is whole: the answer waits for the
+ * rest of the line (bounded by the limit), so that it does not depend on how
+ * the bytes were split.
  */
 static bool line_incomplete(const struct http_request *r, llhttp_errno_t err, const char *data,
                             size_t len)
 {
     if (in_method(r, err, data, len)) {
-        if (len >= METHOD_MAX)
+        if (len > r->limits->max_request_line)
             return false;
         for (size_t i = 0; i < len; i++) {
             if (!is_tchar((unsigned char)data[i]))
@@ -360,6 +363,9 @@ static bool line_incomplete(const struct http_request *r, llhttp_errno_t err, co
 /* True if the request line ends in "HTTP/d.d" CRLF: a well-formed version we don't speak. */
 static bool version_well_formed(const char *data, size_t len)
 {
+    const char *lf = memchr(data, '\n', len);
+    if (lf != NULL)
+        len = (size_t)(lf - data) + 1; /* this line only, not a pipelined one after it */
     const char *cr = memchr(data, '\r', len);
     if (cr == NULL || (size_t)(cr - data) + 1 >= len || cr[1] != '\n' || cr - data < 9)
         return false;

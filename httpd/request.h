@@ -60,6 +60,8 @@ struct http_request {
     uint32_t head_len;      /* request line and headers, once complete */
     uint64_t body_seen;     /* body bytes parsed */
     int status;             /* an error a callback found, or 0 */
+    bool failed;            /* llhttp stopped with an error... */
+    uint32_t error_off;     /* ...at this offset (its pointer would go stale) */
     bool url_done;
     bool head_done;
     bool done; /* the whole message, body included */
