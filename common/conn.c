@@ -10,6 +10,8 @@
 #include "common/conn.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -26,9 +28,11 @@
 /* Bytes asked of each read(); the input buffer grows towards its bound in these steps. */
 #define CONN_READ_CHUNK 4096
 /* Bytes per sendfile() call, so one large download can't hog the loop. */
-#define CONN_SENDFILE_CHUNK (1u << 20)
+#define CONN_SENDFILE_CHUNK (2u << 20)
+/* File bodies from this size on are sent corked: full segments only (nginx's tcp_nopush). */
+#define CONN_CORK_MIN (64u << 10)
 /* Bytes written for one conn per turn before the others get theirs. */
-#define CONN_FLUSH_BUDGET (4u << 20)
+#define CONN_FLUSH_BUDGET (16u << 20)
 /* Bytes discarded per read while lingering. */
 #define CONN_LINGER_CHUNK 4096
 
@@ -55,6 +59,7 @@ struct wk_conn {
     bool pending;         /* linked in srv->pending */
     bool readable;        /* an unserved read edge */
     bool fin_queued;      /* the peer's FIN is in the socket, behind any data */
+    bool corked;          /* TCP_CORK set while a large file goes out */
     bool read_paused;
     bool peer_eof;
     bool finishing; /* wk_conn_finish(): flush, FIN, linger */
@@ -75,10 +80,20 @@ static void schedule(struct wk_conn *c)
     c->srv->pending = c;
 }
 
+/* Holds partial segments back (on) or lets them go (off). Not every socket is TCP. */
+static void set_cork(struct wk_conn *c, bool on)
+{
+    int v = on;
+    if (c->corked != on && setsockopt(c->info.fd, IPPROTO_TCP, TCP_CORK, &v, sizeof v) == 0)
+        c->corked = on;
+}
+
 static void release_file(struct wk_conn *c)
 {
     if (c->file_fd < 0)
         return;
+    if (c->corked && !c->closed)
+        set_cork(c, false); /* the body's last partial segment goes now */
     if (c->file_release)
         c->file_release(c->file_arg);
     else
@@ -248,6 +263,12 @@ int wk_conn_send_file(struct wk_conn *c, int fd, off_t off, size_t len, wk_relea
     c->file_at = c->out_sent + out_unsent(c);
     c->file_release = release;
     c->file_arg = arg;
+    /*
+     * A large body goes out in sendfile chunks; without the cork the end of
+     * each chunk would leave as a short segment (the listener sets NODELAY).
+     */
+    if (len >= CONN_CORK_MIN)
+        set_cork(c, true);
     schedule(c);
     return 0;
 }
