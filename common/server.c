@@ -127,9 +127,17 @@ static void on_stop_signal(struct wk_loop *loop, int signo, void *data)
         wk_loop_timer_after(loop, &srv->stop_timer, srv->cfg.shutdown_timeout_ms);
 }
 
+void wk_server_before_flush(struct wk_server *srv, wk_server_hook_fn *fn, void *arg)
+{
+    srv->before_flush = fn;
+    srv->before_flush_arg = arg;
+}
+
 static void before_sleep(struct wk_loop *loop, void *data)
 {
     struct wk_server *srv = data;
+    if (srv->before_flush)
+        srv->before_flush(srv, srv->before_flush_arg);
     if (wk_conn_run_pending(srv))
         wk_loop_timer_after(loop, &srv->resume_timer, 0); /* don't sleep: work is left */
     wk_log_flush();

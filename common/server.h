@@ -30,6 +30,10 @@ struct wk_server_config {
 };
 
 struct wk_conn;
+struct wk_server;
+
+/* Batched work run once per turn of the loop, before the turn's output is written. */
+typedef void wk_server_hook_fn(struct wk_server *srv, void *arg);
 
 struct wk_server {
     struct wk_server_config cfg;
@@ -43,7 +47,9 @@ struct wk_server {
     struct wk_conn *closed;  /* conns closed this turn, freed before sleeping */
     bool stopping;
     struct wk_timer stop_timer;
-    struct wk_timer resume_timer; /* retries accepting after hitting max_conns */
+    struct wk_timer resume_timer;    /* retries accepting after hitting max_conns */
+    wk_server_hook_fn *before_flush; /* the protocol's batched work, before output is written */
+    void *before_flush_arg;
 };
 
 /* Fills cfg with the defaults. */
@@ -59,6 +65,12 @@ int wk_server_init(struct wk_server *srv, const struct wk_server_config *cfg,
  */
 int wk_server_listen(struct wk_server *srv, const struct wk_addr *addrs, size_t n,
                      char err[WK_ERR_LEN]);
+
+/*
+ * Runs fn(srv, arg) before each turn's output is written, e.g. smtpd's group
+ * fsync, whose replies then leave in the same write.
+ */
+void wk_server_before_flush(struct wk_server *srv, wk_server_hook_fn *fn, void *arg);
 
 /* Accepts and serves until stopped. Returns 0 after a graceful stop, or -errno. */
 int wk_server_run(struct wk_server *srv);

@@ -1,0 +1,42 @@
+/*
+ * smtpd.h: what the whole SMTP server shares: its configuration, the mail
+ * store, the sessions per client address and the deliveries waiting for
+ * the next group commit. One per process, owned by main.c and reached
+ * through wk_server's data pointer.
+ */
+#ifndef SMTP_SMTPD_H
+#define SMTP_SMTPD_H
+
+#include <stdint.h>
+
+#include "common/config.h"
+
+struct smtp_maildir;
+struct smtp_clients;
+struct smtp_session;
+
+struct smtp_config {
+    struct wk_strlist listen;
+    struct wk_strlist domains; /* accepted recipient domains */
+    const char *hostname;      /* greeting and Received: */
+    const char *maildir;
+    const char *log_level;
+    uint64_t max_size; /* message limit, announced as SIZE */
+    uint64_t max_recipients;
+    uint64_t max_errors; /* protocol errors before 421 */
+    uint64_t max_connections;
+    uint64_t max_per_client; /* sessions per client address */
+    uint64_t backlog;
+    uint64_t command_timeout; /* RFC 5321 4.5.3.2.7: at least 5 minutes */
+    uint64_t data_timeout;    /* RFC 5321 4.5.3.2.5: 3 minutes per block */
+    uint64_t shutdown_timeout;
+};
+
+struct smtp_server {
+    const struct smtp_config *cfg;
+    struct smtp_maildir *maildir;
+    struct smtp_clients *clients;
+    struct smtp_session *committing; /* sessions whose message waits for the group commit */
+};
+
+#endif
