@@ -118,6 +118,21 @@ bad:
     return -EINVAL;
 }
 
+int wk_addr_parse_all(char *const *v, size_t n, struct wk_addr **out, char err[WK_ERR_LEN])
+{
+    *out = calloc(n ? n : 1, sizeof **out);
+    if (*out == NULL) {
+        snprintf(err, WK_ERR_LEN, "addresses: out of memory");
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int rc = wk_addr_parse(v[i], &(*out)[i], err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 size_t wk_addr_format_host(const struct sockaddr *sa, char *out, size_t outlen)
 {
     const void *src;

@@ -43,6 +43,12 @@ union wk_ipaddr {
 int wk_addr_parse(const char *s, struct wk_addr *out, char err[WK_ERR_LEN]);
 
 /*
+ * Parses n addresses into a new array *out (free() it). Returns 0, or
+ * -EINVAL / -ENOMEM with a message naming the bad address in err.
+ */
+int wk_addr_parse_all(char *const *v, size_t n, struct wk_addr **out, char err[WK_ERR_LEN]);
+
+/*
  * Prints sa as "1.2.3.4:80", "[::1]:80" or "unix:/path" into out (always
  * NUL-terminated, truncated to outlen). Returns the length printed.
  */

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
+
 #define CONFIG_LINE_MAX 4096
 
 static struct wk_option *find(struct wk_option *opts, size_t n, const char *name, size_t len)
@@ -303,6 +305,53 @@ int wk_config_parse(struct wk_option *opts, size_t n, int argc, char **argv,
             return rc;
     }
     return parse_argv(opts, n, argc, argv, action, err);
+}
+
+static const char *log_level_of(const struct wk_option *opts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (opts[i].type == WK_OPT_STRING && strcmp(opts[i].name, "log-level") == 0)
+            return *(const char *const *)opts[i].value;
+    }
+    return "info";
+}
+
+bool wk_config_start(const struct wk_program *p, struct wk_option *opts, size_t n, int argc,
+                     char **argv, enum wk_config_action *action, int *status)
+{
+    char err[WK_ERR_LEN] = "";
+    enum wk_log_level level = WK_LOG_INFO;
+    wk_log_init(p->log_name, WK_LOG_INFO);
+    int rc = wk_config_parse(opts, n, argc, argv, action, err);
+    const char *lv = rc == 0 ? log_level_of(opts, n) : "info";
+    if (rc == 0 && wk_log_level_parse(lv, &level) < 0) {
+        snprintf(err, sizeof err, "--log-level: \"%.100s\" is not error, warn, info or debug", lv);
+        rc = -EINVAL;
+    }
+    if (rc == 0 && *action != WK_CONFIG_HELP && *action != WK_CONFIG_VERSION) {
+        wk_log_init(p->log_name, level);
+        return false;
+    }
+    if (rc < 0)
+        fprintf(stderr, "%s: %s\n", p->name, err);
+    else if (*action == WK_CONFIG_HELP)
+        wk_config_usage(stdout, p->name, p->summary, opts, n);
+    else
+        printf("%s %s\n", p->name, WK_VERSION);
+    wk_config_free(opts, n);
+    *status = rc < 0 ? 1 : 0;
+    return true;
+}
+
+int wk_config_finish(const struct wk_program *p, struct wk_option *opts, size_t n,
+                     enum wk_config_action action, int rc, const char *err)
+{
+    if (rc < 0)
+        fprintf(stderr, "%s: %s\n", p->name, err);
+    else if (action == WK_CONFIG_CHECK)
+        printf("%s: configuration ok\n", p->name);
+    wk_config_free(opts, n);
+    return rc < 0 ? 1 : 0;
 }
 
 void wk_config_free(struct wk_option *opts, size_t n)

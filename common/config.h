@@ -62,6 +62,30 @@ void wk_config_free(struct wk_option *opts, size_t n);
 void wk_config_usage(FILE *out, const char *prog, const char *summary, const struct wk_option *opts,
                      size_t n);
 
+/* Who is running, for messages and the log. */
+struct wk_program {
+    const char *name;     /* "wellknown-httpd": messages and --version */
+    const char *log_name; /* "httpd": the start of every log line */
+    const char *summary;  /* one line for --help */
+};
+
+/*
+ * The start of every main(): parses the options, answers --help and
+ * --version on stdout and errors on stderr, reads the option named
+ * "log-level" (if the table has one) and starts the log. Returns true when
+ * main() should return *status now; otherwise *action is RUN or CHECK.
+ */
+bool wk_config_start(const struct wk_program *p, struct wk_option *opts, size_t n, int argc,
+                     char **argv, enum wk_config_action *action, int *status);
+
+/*
+ * The end of every main(): reports err when rc < 0 (or that the
+ * configuration is fine after --check), frees the options, and returns
+ * the exit status.
+ */
+int wk_config_finish(const struct wk_program *p, struct wk_option *opts, size_t n,
+                     enum wk_config_action action, int rc, const char *err);
+
 /* Parses "64k"-style sizes and "10s"-style durations. Return 0 or -EINVAL. */
 int wk_config_parse_size(const char *s, uint64_t *out);
 int wk_config_parse_duration(const char *s, uint64_t *out_ms);

@@ -136,9 +136,8 @@ void wk_server_before_flush(struct wk_server *srv, wk_server_hook_fn *fn, void *
 static void before_sleep(struct wk_loop *loop, void *data)
 {
     struct wk_server *srv = data;
-    if (srv->before_flush)
-        srv->before_flush(srv, srv->before_flush_arg);
-    if (wk_conn_run_pending(srv))
+    bool more = srv->before_flush && srv->before_flush(srv, srv->before_flush_arg);
+    if (wk_conn_run_pending(srv) || more)
         wk_loop_timer_after(loop, &srv->resume_timer, 0); /* don't sleep: work is left */
     wk_log_flush();
 }

@@ -32,8 +32,12 @@ struct wk_server_config {
 struct wk_conn;
 struct wk_server;
 
-/* Batched work run once per turn of the loop, before the turn's output is written. */
-typedef void wk_server_hook_fn(struct wk_server *srv, void *arg);
+/*
+ * Batched work run once per turn of the loop, before the turn's output is
+ * written. Returns true if work is left for the next turn (the loop then
+ * does not sleep).
+ */
+typedef bool wk_server_hook_fn(struct wk_server *srv, void *arg);
 
 struct wk_server {
     struct wk_server_config cfg;

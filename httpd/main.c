@@ -19,7 +19,6 @@
 #include "httpd/filecache.h"
 #include "httpd/httpd.h"
 
-#define PROG   "wellknown-httpd"
 #define SECOND 1000ull
 /* Open files kept, and for how long before they are checked again. */
 #define FILECACHE_SLOTS  1024
@@ -55,21 +54,6 @@ static int open_root(const char *root, char err[WK_ERR_LEN])
     return fd < 0 ? -errno : fd;
 }
 
-static int parse_addrs(const struct wk_strlist *list, struct wk_addr **out, char err[WK_ERR_LEN])
-{
-    *out = calloc(list->n, sizeof **out);
-    if (*out == NULL) {
-        snprintf(err, WK_ERR_LEN, "out of memory");
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < list->n; i++) {
-        int rc = wk_addr_parse(list->v[i], &(*out)[i], err);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
 static void server_config(const struct http_config *cfg, struct wk_server_config *sc)
 {
     wk_server_config_defaults(sc);
@@ -92,7 +76,7 @@ static int run(struct http_config *cfg, bool check_only, char err[WK_ERR_LEN])
     struct wk_strlist listen = cfg->listen;
     if (listen.n == 0)
         listen = (struct wk_strlist){default_listen, 1};
-    int rc = parse_addrs(&listen, &addrs, err);
+    int rc = wk_addr_parse_all(listen.v, listen.n, &addrs, err);
     if (rc == 0)
         rc = hs.root_fd = open_root(cfg->root, err);
     if (rc < 0 || check_only)
@@ -174,33 +158,12 @@ int main(int argc, char **argv)
         {"log-level", WK_OPT_STRING, &cfg.log_level, "LEVEL", "error, warn, info or debug", 0, 0,
          false},
     };
+    static const struct wk_program prog = {
+        "wellknown-httpd", "httpd", "A static HTTP/1.1 server that shows the sockets it accepts."};
     enum wk_config_action action;
-    enum wk_log_level level = WK_LOG_INFO;
-    wk_log_init("httpd", WK_LOG_INFO);
-    int rc = wk_config_parse(opts, WK_ARRAY_LEN(opts), argc, argv, &action, err);
-    if (rc == 0 && wk_log_level_parse(cfg.log_level, &level) < 0) {
-        snprintf(err, sizeof err, "--log-level: \"%s\" is not error, warn, info or debug",
-                 cfg.log_level);
-        rc = -EINVAL;
-    }
-    if (rc < 0 || action == WK_CONFIG_HELP || action == WK_CONFIG_VERSION) {
-        if (rc < 0)
-            fprintf(stderr, PROG ": %s\n", err);
-        else if (action == WK_CONFIG_HELP)
-            wk_config_usage(stdout, PROG,
-                            "A static HTTP/1.1 server that shows the sockets it accepts.", opts,
-                            WK_ARRAY_LEN(opts));
-        else
-            printf(PROG " " WK_VERSION "\n");
-        wk_config_free(opts, WK_ARRAY_LEN(opts));
-        return rc < 0 ? 1 : 0;
-    }
-    wk_log_init("httpd", level);
-    rc = run(&cfg, action == WK_CONFIG_CHECK, err);
-    if (rc == 0 && action == WK_CONFIG_CHECK)
-        printf(PROG ": configuration ok\n");
-    if (rc < 0)
-        fprintf(stderr, PROG ": %s\n", err);
-    wk_config_free(opts, WK_ARRAY_LEN(opts));
-    return rc < 0 ? 1 : 0;
+    int status;
+    if (wk_config_start(&prog, opts, WK_ARRAY_LEN(opts), argc, argv, &action, &status))
+        return status;
+    int rc = run(&cfg, action == WK_CONFIG_CHECK, err);
+    return wk_config_finish(&prog, opts, WK_ARRAY_LEN(opts), action, rc, err);
 }
