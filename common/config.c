@@ -387,7 +387,9 @@ static void print_default(FILE *out, const struct wk_option *o)
             fprintf(out, " (default: %llu)", (unsigned long long)v);
         break;
     case WK_OPT_DURATION:
-        if (v % 1000 == 0)
+        if (v && v % 60000 == 0)
+            fprintf(out, " (default: %llum)", (unsigned long long)(v / 60000));
+        else if (v % 1000 == 0)
             fprintf(out, " (default: %llus)", (unsigned long long)(v / 1000));
         else
             fprintf(out, " (default: %llums)", (unsigned long long)v);

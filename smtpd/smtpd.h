@@ -34,6 +34,7 @@ struct smtp_config {
 
 struct smtp_server {
     const struct smtp_config *cfg;
+    struct wk_strlist domains; /* accepted recipient domains, defaults filled in */
     struct smtp_maildir *maildir;
     struct smtp_clients *clients;
     struct smtp_session *committing; /* sessions whose message waits for the group commit */

@@ -43,6 +43,7 @@ def _find_binary():
 
 
 HTTPD = _find_binary()
+SMTPD = os.environ.get("WK_SMTPD") or os.path.join(os.path.dirname(HTTPD), "wellknown-smtpd")
 
 
 def _is_sanitized(path):
@@ -77,11 +78,13 @@ def have_ipv6():
 class Server:
     """One wellknown-httpd process with its output collected line by line."""
 
-    LISTEN_RE = re.compile(r"^httpd listen addr=(\S+) fd=(\d+)")
 
     def __init__(self, args=(), listen=("127.0.0.1:0",), root=None, access_log=None,
-                 nlisten=None, preexec_fn=None, binary=None, start_timeout=10):
-        self.binary = binary or HTTPD
+                 nlisten=None, preexec_fn=None, binary=None, start_timeout=10, prog="httpd"):
+        """prog: "httpd" or "smtpd", the name that starts the server's log lines."""
+        self.prog = prog
+        self.LISTEN_RE = re.compile(r"^%s listen addr=(\S+) fd=(\d+)" % prog)
+        self.binary = binary or (SMTPD if prog == "smtpd" else HTTPD)
         argv = [self.binary]
         for a in listen or ():
             argv += ["--listen", a]
@@ -104,7 +107,7 @@ class Server:
 
     def _start(self, preexec_fn, start_timeout):
         if not self.binary or not os.access(self.binary, os.X_OK):
-            raise AssertionError("wellknown-httpd not found: set WK_HTTPD (got %r)" % self.binary)
+            raise AssertionError("wellknown-%s not found (got %r)" % (self.prog, self.binary))
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
@@ -243,8 +246,8 @@ class Server:
 
     def accept_for(self, client_port, timeout=5):
         """The accept line of the client whose local port is client_port: (fd, listener)."""
-        m = self.wait_log(r"^httpd accept fd=(\d+) listener=(\S+) client=\S+:%d open=(\d+)$"
-                          % client_port, timeout)
+        m = self.wait_log(r"^%s accept fd=(\d+) listener=(\S+) client=\S+:%d open=(\d+)$"
+                          % (self.prog, client_port), timeout)
         return int(m.group(1)), m.group(2)
 
 

@@ -1,0 +1,150 @@
+/*
+ * main.c: wellknown-smtpd's options, startup and shutdown. Owns the
+ * configuration and the server context for the life of the process.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/server.h"
+#include "smtpd/clients.h"
+#include "smtpd/maildir.h"
+#include "smtpd/session.h"
+#include "smtpd/smtpd.h"
+
+#define SECOND 1000ull
+#define MINUTE (60 * SECOND)
+/* Buckets of the per-client table: about one per expected client address. */
+#define CLIENTS_BUCKETS 1024
+
+static void server_config(const struct smtp_config *cfg, struct wk_server_config *sc)
+{
+    wk_server_config_defaults(sc);
+    sc->backlog = (int)cfg->backlog;
+    sc->max_conns = cfg->max_connections;
+    sc->shutdown_timeout_ms = cfg->shutdown_timeout;
+    sc->send_timeout_ms = cfg->command_timeout;
+    /* Pipelined commands, or a DATA chunk: bounded, and read again once consumed. */
+    sc->in_max = 64 * 1024;
+    sc->out_max = 256 * 1024;
+}
+
+/* The default that depends on the host: its name. */
+static int host_default(struct smtp_config *cfg, char *host, size_t cap, char err[WK_ERR_LEN])
+{
+    if (cfg->hostname == NULL) {
+        if (gethostname(host, cap - 1) < 0) {
+            snprintf(err, WK_ERR_LEN, "gethostname: %s (use --hostname)", strerror(errno));
+            return -errno;
+        }
+        host[cap - 1] = '\0';
+        cfg->hostname = host;
+    }
+    return 0;
+}
+
+static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
+{
+    static char *default_listen[] = {"[::]:25"};
+    char *default_domains[] = {(char *)cfg->hostname, "localhost"};
+    struct smtp_server ss = {.cfg = cfg, .domains = cfg->domains};
+    if (ss.domains.n == 0)
+        ss.domains = (struct wk_strlist){default_domains, 2};
+    struct wk_server srv = {0};
+    struct wk_server_config sc;
+    struct wk_addr *addrs = NULL;
+    struct wk_strlist listen = cfg->listen;
+    if (listen.n == 0)
+        listen = (struct wk_strlist){default_listen, 1};
+    int rc = wk_addr_parse_all(listen.v, listen.n, &addrs, err);
+    if (rc == 0)
+        rc = smtp_maildir_open(cfg->maildir, cfg->hostname, &ss.maildir, err);
+    if (rc < 0 || check_only)
+        goto out;
+    if ((ss.clients = smtp_clients_new(CLIENTS_BUCKETS)) == NULL) {
+        snprintf(err, WK_ERR_LEN, "out of memory");
+        rc = -ENOMEM;
+        goto out;
+    }
+    server_config(cfg, &sc);
+    rc = wk_server_init(&srv, &sc, &smtp_session_ops, &ss, err);
+    if (rc == 0)
+        rc = wk_server_listen(&srv, addrs, listen.n, err);
+    if (rc < 0)
+        goto out;
+    wk_server_before_flush(&srv, smtp_session_commit_all, &ss);
+    wk_log(WK_LOG_INFO, "start pid=%d hostname=%s maildir=%s version=%s", (int)getpid(),
+           cfg->hostname, cfg->maildir, WK_VERSION);
+    rc = wk_server_run(&srv);
+    wk_log(WK_LOG_INFO, "exit status=%d", rc < 0 ? 1 : 0);
+    if (rc < 0)
+        snprintf(err, WK_ERR_LEN, "event loop: %s", strerror(-rc));
+out:
+    wk_server_fini(&srv);
+    smtp_clients_free(ss.clients);
+    smtp_maildir_close(ss.maildir);
+    free(addrs);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    char err[WK_ERR_LEN] = "", host[256];
+    struct smtp_config cfg = {
+        .maildir = "./var/mail",
+        .log_level = "info",
+        .max_size = 10 * 1024 * 1024,
+        .max_recipients = 100,
+        .max_errors = 10,
+        .max_connections = 10000,
+        .max_per_client = 20,
+        .backlog = 511,
+        .command_timeout = 5 * MINUTE,
+        .data_timeout = 3 * MINUTE,
+        .shutdown_timeout = 10 * SECOND,
+    };
+    struct wk_option opts[] = {
+        {"listen", WK_OPT_LIST, &cfg.listen, "ADDR",
+         "listen on ADDR, repeatable (default: [::]:25)", 0, 0, false},
+        {"hostname", WK_OPT_STRING, &cfg.hostname, "NAME",
+         "name in the greeting and Received: (default: the host name)", 0, 0, false},
+        {"domain", WK_OPT_LIST, &cfg.domains, "NAME",
+         "accept mail for NAME, repeatable (default: the host name and localhost)", 0, 0, false},
+        {"maildir", WK_OPT_STRING, &cfg.maildir, "DIR", "deliver into DIR/<address>/new", 0, 0,
+         false},
+        {"max-size", WK_OPT_SIZE, &cfg.max_size, "BYTES", "largest message, announced as SIZE",
+         1024, 0, false},
+        {"max-recipients", WK_OPT_UINT, &cfg.max_recipients, "N",
+         "recipients per message (452 beyond)", 1, 100000, false},
+        {"max-errors", WK_OPT_UINT, &cfg.max_errors, "N",
+         "protocol errors before the session is closed (421)", 1, 1000, false},
+        {"max-connections", WK_OPT_UINT, &cfg.max_connections, "N",
+         "open sessions before accepting pauses", 1, 10000000, false},
+        {"max-per-client", WK_OPT_UINT, &cfg.max_per_client, "N",
+         "open sessions from one client address (421 beyond)", 1, 10000000, false},
+        {"backlog", WK_OPT_UINT, &cfg.backlog, "N", "listen backlog", 1, 65535, false},
+        {"command-timeout", WK_OPT_DURATION, &cfg.command_timeout, "DUR",
+         "wait for a command this long (RFC 5321: 5m)", 1, 0, false},
+        {"data-timeout", WK_OPT_DURATION, &cfg.data_timeout, "DUR",
+         "wait for the next part of a message this long (RFC 5321: 3m)", 1, 0, false},
+        {"shutdown-timeout", WK_OPT_DURATION, &cfg.shutdown_timeout, "DUR",
+         "on SIGTERM, time given to messages in flight", 0, 0, false},
+        {"log-level", WK_OPT_STRING, &cfg.log_level, "LEVEL", "error, warn, info or debug", 0, 0,
+         false},
+    };
+    static const struct wk_program prog = {
+        "wellknown-smtpd", "smtpd",
+        "An ESMTP server that delivers to Maildirs and never loses a message."};
+    enum wk_config_action action;
+    int status;
+    if (wk_config_start(&prog, opts, WK_ARRAY_LEN(opts), argc, argv, &action, &status))
+        return status;
+    int rc = host_default(&cfg, host, sizeof host, err);
+    if (rc == 0)
+        rc = run(&cfg, action == WK_CONFIG_CHECK, err);
+    return wk_config_finish(&prog, opts, WK_ARRAY_LEN(opts), action, rc, err);
+}
