@@ -309,13 +309,26 @@ static bool check_data(struct smtp_session *s, const struct smtp_command *cmd)
     return false;
 }
 
+/* The client's address for Received:, an IPv4 client on a dual-stack listener as IPv4. */
+static void trace_ip(const union wk_ipaddr *peer, char *out, size_t cap)
+{
+    const struct in6_addr *a6 = &peer->in6.sin6_addr;
+    if (peer->sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(a6)) {
+        struct sockaddr_in v4 = {.sin_family = AF_INET};
+        memcpy(&v4.sin_addr, &a6->s6_addr[12], 4);
+        wk_addr_format_host((const struct sockaddr *)&v4, out, cap);
+        return;
+    }
+    wk_addr_format_host(&peer->sa, out, cap);
+}
+
 /* Writes the trace fields that open the stored message. */
 static int write_trace(struct smtp_session *s)
 {
     const struct smtp_config *cfg = server_of(s)->cfg;
     const struct wk_conn_info *info = wk_conn_info(s->c);
     char ip[64];
-    wk_addr_format_host(&info->peer.sa, ip, sizeof ip);
+    trace_ip(&info->peer, ip, sizeof ip);
     struct smtp_trace t = {
         .helo = s->helo,
         .client_ip = ip,
