@@ -3,6 +3,8 @@
  * configuration and the server context for the life of the process.
  */
 #include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,43 @@ static int host_default(struct smtp_config *cfg, char *host, size_t cap, char er
     return 0;
 }
 
+/*
+ * --check changes nothing: the mail store, or the nearest directory above
+ * it that exists (where it would be created), must be a writable directory.
+ */
+static int check_maildir(const char *path, char err[WK_ERR_LEN])
+{
+    char dir[PATH_MAX];
+    int n = snprintf(dir, sizeof dir, "%s", path);
+    if (n < 0 || (size_t)n >= sizeof dir) {
+        snprintf(err, WK_ERR_LEN, "--maildir: the path is too long");
+        return -ENAMETOOLONG;
+    }
+    for (;;) {
+        struct stat st;
+        if (stat(dir, &st) == 0) {
+            if (S_ISDIR(st.st_mode) && access(dir, W_OK | X_OK) == 0)
+                return 0;
+            snprintf(err, WK_ERR_LEN, "--maildir %.200s: %.200s is not a writable directory", path,
+                     dir);
+            return -EACCES;
+        }
+        char *slash = strrchr(dir, '/');
+        if (strcmp(dir, ".") == 0 || strcmp(dir, "/") == 0) {
+            snprintf(err, WK_ERR_LEN, "--maildir %.200s: %s", path, strerror(errno));
+            return -ENOENT;
+        }
+        if (slash == NULL) {
+            snprintf(dir, sizeof dir, ".");
+            continue;
+        }
+        if (slash == dir)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+    }
+}
+
 static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
 {
     static char *default_listen[] = {"[::]:25"};
@@ -61,7 +100,9 @@ static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
     if (listen.n == 0)
         listen = (struct wk_strlist){default_listen, 1};
     int rc = wk_addr_parse_all(listen.v, listen.n, &addrs, err);
-    if (rc == 0)
+    if (rc == 0 && check_only)
+        rc = check_maildir(cfg->maildir, err);
+    if (rc == 0 && !check_only)
         rc = smtp_maildir_open(cfg->maildir, cfg->hostname, &ss.maildir, err);
     if (rc < 0 || check_only)
         goto out;

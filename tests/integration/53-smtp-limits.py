@@ -4,6 +4,7 @@ timeout, the graceful stop, and the small commands."""
 import importlib.util
 import os
 import signal
+import subprocess
 
 import wktest
 
@@ -102,6 +103,20 @@ class Limits(wktest.TestCase):
         r.send("MAIL FROM:<a@b.test>\r\nRCPT TO:<josé@mx.test>\r\n".encode())
         self.assertEqual(r.reply()[0], 250)
         self.assertEqual(r.reply()[1][0][:9], "501 5.1.3")
+
+    def test_check_changes_nothing(self):
+        d = self.make_dir()
+        store = os.path.join(d, "not", "yet")
+        p = subprocess.run([wktest.SMTPD, "--check", "--maildir", store, "--listen", ":0"],
+                           capture_output=True, timeout=wktest.scaled(10))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(d, "not")))
+        blocker = os.path.join(d, "file")
+        open(blocker, "w").close()
+        p = subprocess.run([wktest.SMTPD, "--check", "--maildir", os.path.join(blocker, "m")],
+                           capture_output=True, timeout=wktest.scaled(10))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"not a writable directory", p.stderr)
 
 
 if __name__ == "__main__":
