@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -203,17 +204,31 @@ static void send_template(struct http_txn *t, const struct http_file *f)
     wk_buf_fini(&page);
 }
 
+/* A list header's value; repeated field lines joined into buf (malloc'd, freed by the caller). */
+static const char *list_header(struct http_txn *t, enum http_header h, size_t *len, char **buf)
+{
+    const char *p;
+    *len = header(t, h, &p).len;
+    if (p == NULL || t->req->hdr_seen[h] < 2 || *len == 0)
+        return p;
+    if ((*buf = malloc(*len)) == NULL)
+        return NULL; /* as if absent: 200 rather than a wrong 304 */
+    *len = http_request_list(t->req, t->data, h, *buf);
+    return *buf;
+}
+
 static int evaluate_conditions(struct http_txn *t, const char *etag, size_t etag_len, time_t mtime)
 {
     struct http_cond cond;
-    size_t ims_len, ius_len;
-    cond.if_match_len = header(t, HTTP_H_IF_MATCH, &cond.if_match).len;
-    cond.if_none_match_len = header(t, HTTP_H_IF_NONE_MATCH, &cond.if_none_match).len;
-    ims_len = header(t, HTTP_H_IF_MODIFIED_SINCE, &cond.if_modified_since).len;
-    ius_len = header(t, HTTP_H_IF_UNMODIFIED_SINCE, &cond.if_unmodified_since).len;
-    cond.ims_len = ims_len;
-    cond.ius_len = ius_len;
-    return http_cond_evaluate(&cond, true, etag, etag_len, mtime);
+    char *im = NULL, *inm = NULL;
+    cond.if_match = list_header(t, HTTP_H_IF_MATCH, &cond.if_match_len, &im);
+    cond.if_none_match = list_header(t, HTTP_H_IF_NONE_MATCH, &cond.if_none_match_len, &inm);
+    cond.ims_len = header(t, HTTP_H_IF_MODIFIED_SINCE, &cond.if_modified_since).len;
+    cond.ius_len = header(t, HTTP_H_IF_UNMODIFIED_SINCE, &cond.if_unmodified_since).len;
+    int rc = http_cond_evaluate(&cond, true, etag, etag_len, mtime);
+    free(im);
+    free(inm);
+    return rc;
 }
 
 /* Chooses the part of the file to send: 200 whole, 206 a range, or 416. */

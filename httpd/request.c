@@ -92,6 +92,12 @@ static const struct {
     {"user-agent", HTTP_H_USER_AGENT},
 };
 
+/* Headers whose repeated field lines make one comma-separated list (RFC 9110 5.3). */
+static bool is_list(int h)
+{
+    return h == HTTP_H_IF_MATCH || h == HTTP_H_IF_NONE_MATCH;
+}
+
 static int on_header_field_complete(llhttp_t *p)
 {
     struct http_request *r = req_of(p);
@@ -137,7 +143,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
             return fail(r, 400);
     }
     r->value_end = off + (uint32_t)len;
-    if (r->cur != HTTP_H_OTHER && r->hdr_seen[r->cur] == 0)
+    /* A repeated list header's span grows over its later field lines (see http_request_list). */
+    if (r->cur != HTTP_H_OTHER && (r->hdr_seen[r->cur] == 0 || is_list(r->cur)))
         span_add(r, &r->hdr[r->cur], at, len);
     return 0;
 }
@@ -245,8 +252,7 @@ static bool has_bare_cr_or_lf(const char *p, size_t from, size_t len)
 static int head_status(const struct http_request *r, const char *data)
 {
     int status = limit_status(r, data, r->head_len);
-    if (status == 0 && (has_bare_cr_or_lf(data, 0, r->head_len) ||
-                        data[r->head_len - 1] != '\n'))
+    if (status == 0 && (has_bare_cr_or_lf(data, 0, r->head_len) || data[r->head_len - 1] != '\n'))
         status = 400;
     return status;
 }
@@ -295,6 +301,46 @@ int http_request_parse(struct http_request *r, const char *data, size_t len)
     else
         r->done = true; /* an Upgrade request: this server upgrades nothing */
     return r->done ? HTTP_PARSE_DONE : HTTP_PARSE_HEAD;
+}
+
+/* Appends p[0, len) to out at *o, less leading and trailing whitespace, after ", " if not first. */
+static void list_append(char *out, size_t *o, const char *p, size_t len)
+{
+    while (len > 0 && (*p == ' ' || *p == '\t')) {
+        p++;
+        len--;
+    }
+    while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+        len--;
+    if (*o > 0) {
+        memcpy(out + *o, ", ", 2);
+        *o += 2;
+    }
+    memcpy(out + *o, p, len);
+    *o += len;
+}
+
+size_t http_request_list(const struct http_request *r, const char *data, enum http_header h,
+                         char *out)
+{
+    const char *name = NULL;
+    for (size_t i = 0; i < WK_ARRAY_LEN(known_headers); i++) {
+        if (known_headers[i].id == h)
+            name = known_headers[i].name;
+    }
+    size_t nlen = strlen(name), o = 0;
+    const char *p = data + r->hdr[h].off, *end = p + r->hdr[h].len;
+    const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+    list_append(out, &o, p, (size_t)((eol ? eol : end) - p));
+    while (eol != NULL) {
+        const char *line = eol + 2;
+        eol = memmem(line, (size_t)(end - line), "\r\n", 2);
+        size_t llen = (size_t)((eol ? eol : end) - line);
+        /* Other headers may stand between the field lines: take only this one's. */
+        if (llen > nlen && line[nlen] == ':' && strncasecmp(line, name, nlen) == 0)
+            list_append(out, &o, line + nlen + 1, llen - nlen - 1);
+    }
+    return o;
 }
 
 bool http_request_has_body(const struct http_request *r)

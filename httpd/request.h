@@ -97,6 +97,15 @@ static inline bool http_request_has(const struct http_request *r, enum http_head
     return r->hdr_seen[h] > 0;
 }
 
+/*
+ * A list header (If-Match, If-None-Match) sent in several field lines, as
+ * the one list they make: "a" and "b" give "a, b". Writes into out, which
+ * needs r->hdr[h].len bytes (the list is never longer than the span its
+ * lines cover); returns its length.
+ */
+size_t http_request_list(const struct http_request *r, const char *data, enum http_header h,
+                         char *out);
+
 /* True when the request announced a body (Content-Length > 0 or chunked). */
 bool http_request_has_body(const struct http_request *r);
 

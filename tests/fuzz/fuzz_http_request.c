@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
@@ -102,6 +103,17 @@ static void check_head(const struct http_request *r, const char *data, size_t le
         if (s.len > 0) { /* trimmed */
             FUZZ_CHECK(v[0] != ' ' && v[0] != '\t');
             FUZZ_CHECK(v[s.len - 1] != ' ' && v[s.len - 1] != '\t');
+        }
+        if (r->hdr_seen[h] > 1 && (h == HTTP_H_IF_MATCH || h == HTTP_H_IF_NONE_MATCH)) {
+            /* A repeated list header spans its field lines; joined, it is one clean list. */
+            char *list = malloc(s.len ? s.len : 1);
+            FUZZ_CHECK(list != NULL);
+            size_t n = http_request_list(r, data, (enum http_header)h, list);
+            FUZZ_CHECK(n <= s.len);
+            for (size_t i = 0; i < n; i++)
+                FUZZ_CHECK(list[i] != '\r' && list[i] != '\n' && list[i] != '\0');
+            free(list);
+            continue;
         }
         for (uint32_t i = 0; i < s.len; i++)
             FUZZ_CHECK(v[i] != '\r' && v[i] != '\n' && v[i] != '\0');

@@ -95,6 +95,15 @@ class CondRange(wktest.TestCase):
                 resp = self.ask(("If-Match", value))
                 self.assertErrorPage(resp, 412)
 
+    def test_repeated_list_fields_make_one_list(self):
+        # RFC 9110 5.3: "If-None-Match: a" and "If-None-Match: b" mean "a, b".
+        self.assert304(self.ask(("If-None-Match", '"nope"'), ("X-Between", "x"),
+                                ("If-None-Match", ' %s ' % self.etag)))
+        self.assertWhole(self.ask(("If-None-Match", '"a"'), ("if-none-match", '"b"')))
+        self.assertWhole(self.ask(("If-Match", '"nope"'), ("If-Match", self.etag)))
+        self.assertErrorPage(self.ask(("If-Match", '"a"'), ("X-Between", self.etag),
+                                      ("If-Match", '"b"')), 412)
+
     def test_if_unmodified_since(self):
         self.assertErrorPage(self.ask(("If-Unmodified-Since", EARLIER)), 412)
         self.assertWhole(self.ask(("If-Unmodified-Since", LAST_MODIFIED)))
