@@ -1,0 +1,54 @@
+/*
+ * tls.h: the server side TLS context (an OpenSSL 3 SSL_CTX): protocol
+ * versions, ciphers, session resumption and ALPN, with the certificate and key
+ * either loaded from PEM files or generated in memory (self-signed). It does
+ * no socket I/O: connections make their SSL objects from wk_tls_ssl_ctx().
+ */
+#ifndef WK_TLS_H
+#define WK_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/wk.h"
+
+/* Longest host name a self-signed certificate is made for. */
+#define WK_TLS_HOSTNAME_MAX 253
+
+struct wk_tls;
+
+struct wk_tls_options {
+    const char *cert_file;   /* PEM, leaf first, then its chain */
+    const char *key_file;    /* PEM, unencrypted */
+    bool self_signed;        /* ignore the files: generate a key and certificate */
+    const char *hostname;    /* self-signed subject; NULL means "localhost" */
+    const char *const *alpn; /* protocols to offer, preferred first, e.g. {"http/1.1"} */
+    size_t nalpn;
+};
+
+/*
+ * Makes a TLS server context from o: TLS 1.2 or 1.3, forward-secret AEAD
+ * ciphers only, no renegotiation or compression, kernel TLS when available,
+ * session tickets and a session cache. A client offering none of o->alpn
+ * goes on without ALPN. Either o->self_signed or both files are needed.
+ * Returns 0 and *out (release with wk_tls_free), or -errno (-ENOENT,
+ * -EACCES for unreadable files, -EINVAL for a bad file, a key that does not
+ * match, a certificate that has expired or is not yet valid, -ENOMEM) with a
+ * message naming the file in err. Nothing in o is kept after the call.
+ */
+int wk_tls_new(const struct wk_tls_options *o, struct wk_tls **out, char err[WK_ERR_LEN]);
+
+/*
+ * Writes the leaf certificate of t as PEM to path (mode 0644), so clients
+ * can be told to trust a self-signed one. Returns 0, or -errno with a message
+ * naming path in err.
+ */
+int wk_tls_write_cert(const struct wk_tls *t, const char *path, char err[WK_ERR_LEN]);
+
+/* The SSL_CTX (as void *, so callers need no OpenSSL headers). t keeps ownership. */
+void *wk_tls_ssl_ctx(const struct wk_tls *t);
+
+/* Releases t and its context (SSL objects made from it hold their own reference). NULL is ok. */
+void wk_tls_free(struct wk_tls *t);
+
+#endif
