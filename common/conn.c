@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/server.h"
+#include "common/tls.h"
 
 /* Reads per wakeup before other connections get their turn. */
 #define CONN_READS_PER_EVENT 4
@@ -33,6 +34,8 @@
 #define CONN_CORK_MIN (64u << 10)
 /* Bytes written for one conn per turn before the others get theirs. */
 #define CONN_FLUSH_BUDGET (16u << 20)
+/* Bytes of a file read and encrypted per write on a TLS connection. */
+#define CONN_TLS_FILE_CHUNK 16384
 /* Bytes discarded per read while lingering. */
 #define CONN_LINGER_CHUNK 4096
 
@@ -54,12 +57,16 @@ struct wk_conn {
     uint64_t file_at;
     wk_release_fn *file_release;
     void *file_arg;
-    struct wk_conn *next; /* in srv->pending or srv->closed */
-    const char *reason;   /* why it is finishing or closed */
-    bool pending;         /* linked in srv->pending */
-    bool readable;        /* an unserved read edge */
-    bool fin_queued;      /* the peer's FIN is in the socket, behind any data */
-    bool corked;          /* TCP_CORK set while a large file goes out */
+    struct wk_conn *next;  /* in srv->pending or srv->closed */
+    const char *reason;    /* why it is finishing or closed */
+    bool pending;          /* linked in srv->pending */
+    bool readable;         /* an unserved read edge */
+    bool fin_queued;       /* the peer's FIN is in the socket, behind any data */
+    bool corked;           /* TCP_CORK set while a large file goes out */
+    struct ssl_st *ssl;    /* the TLS session on a TLS listener, else NULL */
+    bool handshaking;      /* TLS: the handshake is not done yet */
+    bool read_wants_write; /* TLS: a read waits for the socket to be writable */
+    bool write_wants_read; /* TLS: a write waits for the socket to be readable */
     bool read_paused;
     bool peer_eof;
     bool finishing; /* wk_conn_finish(): flush, FIN, linger */
@@ -129,6 +136,15 @@ static void on_io(struct wk_io *io, unsigned events)
         c->readable = true;
     if (events & WK_IO_PEER_SHUT)
         c->fin_queued = true;
+    if ((events & WK_IO_WRITE) && c->read_wants_write) {
+        c->read_wants_write = false;
+        c->readable = true;
+    }
+    if ((events & WK_IO_READ) && c->write_wants_read) {
+        c->write_wants_read = false;
+        if (wk_conn_output_pending(c))
+            conn_flush(c);
+    }
     if ((events & (WK_IO_WRITE | WK_IO_ERROR)) && wk_conn_output_pending(c))
         conn_flush(c);
     if (!c->closed && c->readable)
@@ -159,6 +175,14 @@ struct wk_conn *wk_conn_new(struct wk_server *srv, struct wk_listener *l, int fd
     if (wk_loop_io_add(srv->loop, &c->io, WK_IO_READ | WK_IO_WRITE | WK_IO_EDGE) < 0) {
         free(c);
         return NULL;
+    }
+    if (l->tls != NULL) {
+        c->ssl = wk_tls_session_new(l->tls, fd);
+        if (c->ssl == NULL) {
+            free(c);
+            return NULL;
+        }
+        c->handshaking = true;
     }
     wk_registry_add(&l->registry, &c->info);
     if (l->deferred) {
@@ -328,6 +352,11 @@ void wk_conn_close(struct wk_conn *c, const char *reason)
                (unsigned long long)c->info.bytes_out,
                (unsigned long long)(wk_loop_now(srv->loop) - c->info.accepted_ms), srv->open - 1);
     }
+    if (c->ssl != NULL) {
+        wk_tls_shutdown(c->ssl);
+        wk_tls_session_free(c->ssl);
+        c->ssl = NULL;
+    }
     /* Closing the fd also removes it from epoll; the memory waits for the end of the turn. */
     close(c->info.fd);
     c->io.fd = -1;
@@ -350,6 +379,8 @@ static void start_linger(struct wk_conn *c)
         wk_conn_close(c, c->reason);
         return;
     }
+    if (c->ssl != NULL)
+        wk_tls_shutdown(c->ssl); /* close_notify before the FIN */
     shutdown(c->info.fd, SHUT_WR);
     c->shut_wr = true;
     c->deadline = wk_loop_now(c->srv->loop) + c->srv->cfg.linger_ms;
@@ -390,28 +421,101 @@ static void progress(struct wk_conn *c, size_t n)
 
 /* Writes bytes of out up to the file's place (MSG_MORE if the file follows). Returns -errno or the
  * bytes written. */
+/* TLS: the result of a read or write that could not go on, as the flush and read loops see it. */
+static ssize_t tls_blocked(struct wk_conn *c, ssize_t rc, bool reading)
+{
+    if (rc == WK_TLS_WANT_WRITE && reading)
+        c->read_wants_write = true;
+    if (rc == WK_TLS_WANT_READ && !reading)
+        c->write_wants_read = true;
+    return rc == WK_TLS_WANT_READ || rc == WK_TLS_WANT_WRITE ? -EAGAIN : rc;
+}
+
+/* Finishes the TLS handshake if it is not done. Returns 0 or like tls_blocked(). */
+static ssize_t tls_ready(struct wk_conn *c, bool reading)
+{
+    if (!c->handshaking)
+        return 0;
+    int rc = wk_tls_handshake(c->ssl);
+    if (rc < 0)
+        return tls_blocked(c, rc, reading);
+    c->handshaking = false;
+    if (wk_log_enabled(WK_LOG_DEBUG))
+        wk_log(WK_LOG_DEBUG, "tls fd=%d version=%s cipher=%s", c->info.fd, wk_tls_version(c->ssl),
+               wk_tls_cipher(c->ssl));
+    return 0;
+}
+
+/* Sends n bytes (part of them, maybe). Returns the count or -errno (-EAGAIN: wait). */
+static ssize_t conn_send(struct wk_conn *c, const char *p, size_t n, bool more)
+{
+    if (c->ssl == NULL) {
+        ssize_t w = send(c->info.fd, p, n, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+        return w < 0 ? (errno == EINTR ? 0 : -errno) : w;
+    }
+    ssize_t rc = tls_ready(c, false);
+    if (rc < 0)
+        return rc;
+    rc = wk_tls_write(c->ssl, p, n);
+    return rc < 0 ? tls_blocked(c, rc, false) : rc;
+}
+
+/* Receives up to n bytes. Returns the count, 0 at the end, or -errno (-EAGAIN: wait). */
+static ssize_t conn_recv(struct wk_conn *c, char *p, size_t n)
+{
+    if (c->ssl == NULL) {
+        ssize_t r = read(c->info.fd, p, n);
+        return r < 0 ? (errno == EINTR ? -EINTR : -errno) : r;
+    }
+    ssize_t rc = tls_ready(c, true);
+    if (rc < 0)
+        return rc;
+    rc = wk_tls_read(c->ssl, p, n);
+    return rc < 0 ? tls_blocked(c, rc, true) : rc;
+}
+
 static int write_mem(struct wk_conn *c)
 {
     size_t n = wk_buf_len(&c->out);
     bool file_next = c->file_fd >= 0;
     if (file_next && c->file_at - c->out_sent < n)
         n = (size_t)(c->file_at - c->out_sent);
-    ssize_t w =
-        send(c->info.fd, wk_buf_data(&c->out), n, MSG_NOSIGNAL | (file_next ? MSG_MORE : 0));
+    ssize_t w = conn_send(c, wk_buf_data(&c->out), n, file_next);
     if (w < 0)
-        return errno == EINTR ? 0 : -errno;
+        return (int)w;
     wk_buf_consume(&c->out, (size_t)w);
     c->out_sent += (size_t)w;
     progress(c, (size_t)w);
     return 0;
 }
 
+/* TLS: the file through user space, a chunk at a time (a retry reads the same bytes again). */
+static ssize_t tls_send_file(struct wk_conn *c, size_t chunk)
+{
+    char buf[CONN_TLS_FILE_CHUNK];
+    size_t n = chunk < sizeof buf ? chunk : sizeof buf;
+    ssize_t r = pread(c->file_fd, buf, n, c->file_off);
+    if (r <= 0)
+        return r < 0 ? -errno : 0;
+    ssize_t w = conn_send(c, buf, (size_t)r, false);
+    if (w > 0)
+        c->file_off += w;
+    return w;
+}
+
 static int write_file(struct wk_conn *c)
 {
     size_t chunk = c->file_left < CONN_SENDFILE_CHUNK ? c->file_left : CONN_SENDFILE_CHUNK;
-    ssize_t w = sendfile(c->info.fd, c->file_fd, &c->file_off, chunk);
-    if (w < 0)
-        return errno == EINTR ? 0 : -errno;
+    ssize_t w;
+    if (c->ssl != NULL) {
+        w = tls_send_file(c, chunk);
+        if (w < 0)
+            return (int)w;
+    } else {
+        w = sendfile(c->info.fd, c->file_fd, &c->file_off, chunk);
+        if (w < 0)
+            return errno == EINTR ? 0 : -errno;
+    }
     if (w == 0) {
         /* The file shrank under us: the promised length can't be kept. */
         return -EIO;
@@ -505,15 +609,20 @@ static void conn_read(struct wk_conn *c)
             wk_conn_close(c, "out-of-memory");
             return;
         }
-        ssize_t n = read(c->info.fd, space, avail);
+        ssize_t n = conn_recv(c, space, avail);
         if (n < 0) {
-            if (errno == EINTR)
+            if (n == -EINTR)
                 continue;
-            if (errno == EAGAIN) {
+            if (n == -EAGAIN) {
                 c->readable = false;
                 return;
             }
-            io_failed(c, errno);
+            if (n == -EPROTO) {
+                /* Not TLS, or broken TLS: close with a FIN after what is unread, not a RST. */
+                wk_conn_finish(c, c->handshaking ? "tls-handshake-failed" : "tls-error");
+                return;
+            }
+            io_failed(c, (int)-n);
             return;
         }
         if (n == 0) {
@@ -526,8 +635,8 @@ static void conn_read(struct wk_conn *c)
              * A short read drained the socket, unless a FIN waits behind the
              * data: its edge came with the data's, so read on to see it.
              */
-            if ((size_t)n < avail && !c->fin_queued)
-                c->readable = false;
+            if ((size_t)n < avail && !c->fin_queued && c->ssl == NULL)
+                c->readable = false; /* TLS reads one record at a time: read on to EAGAIN */
         }
         c->srv->ops->on_data(c);
         if (!c->readable)

@@ -18,6 +18,7 @@
 #include "common/registry.h"
 
 struct wk_listener;
+struct wk_tls;
 
 /*
  * Called for each accepted socket (nonblocking, close-on-exec). The callee
@@ -38,6 +39,7 @@ struct wk_listener {
     bool watching;               /* io registered with the loop */
     bool paused;                 /* paused by the owner */
     bool deferred;               /* TCP_DEFER_ACCEPT: accepted sockets have data waiting */
+    struct wk_tls *tls;          /* TLS context of a TLS listener (not owned), else NULL */
     struct wk_registry registry; /* its open connections */
 };
 

@@ -184,8 +184,8 @@ int wk_server_init(struct wk_server *srv, const struct wk_server_config *cfg,
     return rc;
 }
 
-int wk_server_listen(struct wk_server *srv, const struct wk_addr *addrs, size_t n,
-                     char err[WK_ERR_LEN])
+int wk_server_listen(struct wk_server *srv, const struct wk_addr *addrs, struct wk_tls *const *tls,
+                     size_t n, char err[WK_ERR_LEN])
 {
     srv->listeners = calloc(n, sizeof *srv->listeners);
     if (srv->listeners == NULL) {
@@ -197,12 +197,40 @@ int wk_server_listen(struct wk_server *srv, const struct wk_addr *addrs, size_t 
         int rc = wk_listener_open(l, &addrs[i], srv->cfg.backlog, err);
         if (rc < 0)
             return rc;
+        l->tls = tls ? tls[i] : NULL;
         if (srv->cfg.defer_accept_s > 0 && wk_listener_defer_accept(l, srv->cfg.defer_accept_s) < 0)
             wk_log(WK_LOG_WARN, "listen addr=%s defer-accept=unavailable", l->name);
         srv->nlisteners++;
-        wk_log(WK_LOG_INFO, "listen addr=%s fd=%d", l->name, l->fd);
+        wk_log(WK_LOG_INFO, "listen addr=%s fd=%d%s", l->name, l->fd, l->tls ? " tls" : "");
     }
     return 0;
+}
+
+int wk_server_listen_text(struct wk_server *srv, char *const *plain, size_t nplain,
+                          char *const *secure, size_t nsecure, struct wk_tls *tls,
+                          char err[WK_ERR_LEN])
+{
+    size_t n = nplain + nsecure;
+    struct wk_addr *addrs = calloc(n ? n : 1, sizeof *addrs), *part = NULL;
+    struct wk_tls **which = calloc(n ? n : 1, sizeof *which);
+    int rc = addrs && which ? 0 : -ENOMEM;
+    if (rc < 0)
+        snprintf(err, WK_ERR_LEN, "listeners: out of memory");
+    for (size_t k = 0; rc == 0 && k < 2; k++) {
+        size_t m = k ? nsecure : nplain, at = k ? nplain : 0;
+        rc = wk_addr_parse_all(k ? secure : plain, m, &part, err);
+        for (size_t i = 0; rc == 0 && i < m; i++) {
+            addrs[at + i] = part[i];
+            which[at + i] = k ? tls : NULL;
+        }
+        free(part);
+        part = NULL;
+    }
+    if (rc == 0)
+        rc = wk_server_listen(srv, addrs, which, n, err);
+    free(addrs);
+    free(which);
+    return rc;
 }
 
 int wk_server_run(struct wk_server *srv)

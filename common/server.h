@@ -31,6 +31,7 @@ struct wk_server_config {
 
 struct wk_conn;
 struct wk_server;
+struct wk_tls;
 
 /*
  * Batched work run once per turn of the loop, before the turn's output is
@@ -65,10 +66,20 @@ int wk_server_init(struct wk_server *srv, const struct wk_server_config *cfg,
 
 /*
  * Binds every address and logs "listen addr=..." with the real port of each.
- * Returns 0, or -errno with a message naming the address in err.
+ * tls[i] (not owned), when tls is not NULL, makes listener i speak TLS
+ * (NULL entries: plain). Returns 0, or -errno with a message naming the
+ * address in err.
  */
-int wk_server_listen(struct wk_server *srv, const struct wk_addr *addrs, size_t n,
-                     char err[WK_ERR_LEN]);
+int wk_server_listen(struct wk_server *srv, const struct wk_addr *addrs, struct wk_tls *const *tls,
+                     size_t n, char err[WK_ERR_LEN]);
+
+/*
+ * Parses and binds the plain addresses, then the TLS ones (served with tls),
+ * as the command line gives them. Returns 0 or -errno with a message in err.
+ */
+int wk_server_listen_text(struct wk_server *srv, char *const *plain, size_t nplain,
+                          char *const *secure, size_t nsecure, struct wk_tls *tls,
+                          char err[WK_ERR_LEN]);
 
 /*
  * Runs fn(srv, arg) before each turn's output is written, e.g. smtpd's group

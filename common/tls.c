@@ -115,7 +115,9 @@ static int configure(SSL_CTX *ctx, char err[WK_ERR_LEN])
                  ssl_reason(why, sizeof why));
         return -EINVAL;
     }
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_ENABLE_KTLS);
+    /* A peer that closes without close_notify ends the stream like a TCP FIN. */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_ENABLE_KTLS |
+                                 SSL_OP_IGNORE_UNEXPECTED_EOF);
     /* Clients pick among suites that are all strong; the intermediate profile leaves it to them. */
     SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
@@ -406,4 +408,123 @@ void wk_tls_free(struct wk_tls *t)
     SSL_CTX_free(t->ctx);
     free(t->alpn);
     free(t);
+}
+
+struct ssl_st *wk_tls_session_new(struct wk_tls *t, int fd)
+{
+    SSL *ssl = SSL_new(t->ctx);
+    if (ssl == NULL)
+        return NULL;
+    if (SSL_set_fd(ssl, fd) != 1) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    /* A retried write may come from a moved buffer, and may be written in part. */
+    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_set_accept_state(ssl);
+    return ssl;
+}
+
+/* Maps the result of an SSL call that failed (ret <= 0). */
+static int io_error(SSL *ssl, int ret)
+{
+    int e = errno;
+    switch (SSL_get_error(ssl, ret)) {
+    case SSL_ERROR_WANT_READ:
+        return WK_TLS_WANT_READ;
+    case SSL_ERROR_WANT_WRITE:
+        return WK_TLS_WANT_WRITE;
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    case SSL_ERROR_SYSCALL:
+        ERR_clear_error();
+        return e ? -e : -ECONNRESET;
+    default:
+        ERR_clear_error();
+        return -EPROTO;
+    }
+}
+
+int wk_tls_handshake(struct ssl_st *ssl)
+{
+    errno = 0;
+    int ret = SSL_do_handshake(ssl);
+    if (ret == 1)
+        return 0;
+    int rc = io_error(ssl, ret);
+    return rc == 0 ? -EPROTO : rc;
+}
+
+ssize_t wk_tls_read(struct ssl_st *ssl, void *buf, size_t n)
+{
+    size_t got = 0;
+    errno = 0;
+    int ret = SSL_read_ex(ssl, buf, n, &got);
+    if (ret == 1)
+        return (ssize_t)got;
+    int rc = io_error(ssl, ret);
+    /* A peer that closes the TCP connection without close_notify: the end, as for plain TCP. */
+    if (rc == -ECONNRESET && errno == 0)
+        return 0;
+    return rc;
+}
+
+ssize_t wk_tls_write(struct ssl_st *ssl, const void *buf, size_t n)
+{
+    size_t put = 0;
+    errno = 0;
+    int ret = SSL_write_ex(ssl, buf, n, &put);
+    if (ret == 1)
+        return (ssize_t)put;
+    int rc = io_error(ssl, ret);
+    return rc == 0 ? -EPIPE : rc;
+}
+
+void wk_tls_shutdown(struct ssl_st *ssl)
+{
+    if (!SSL_in_init(ssl) && !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN))
+        SSL_shutdown(ssl);
+    ERR_clear_error();
+}
+
+void wk_tls_session_free(struct ssl_st *ssl)
+{
+    SSL_free(ssl);
+}
+
+const char *wk_tls_version(const struct ssl_st *ssl)
+{
+    return SSL_get_version(ssl);
+}
+
+const char *wk_tls_cipher(const struct ssl_st *ssl)
+{
+    return SSL_CIPHER_get_name(SSL_get_current_cipher(ssl));
+}
+
+int wk_tls_setup(const char *cert, const char *key, bool self_signed, const char *write_cert,
+                 const char *const *alpn, size_t nalpn, struct wk_tls **out, char err[WK_ERR_LEN])
+{
+    char host[256];
+    *out = NULL;
+    if (!cert && !key && !self_signed) {
+        if (write_cert == NULL)
+            return 0;
+        snprintf(err, WK_ERR_LEN, "--write-cert needs --self-signed (or --cert and --key)");
+        return -EINVAL;
+    }
+    if (self_signed ? (cert || key) : (!cert || !key)) {
+        snprintf(err, WK_ERR_LEN, "TLS needs --cert FILE and --key FILE, or --self-signed");
+        return -EINVAL;
+    }
+    if (gethostname(host, sizeof host - 1) < 0 || !is_hostname(host))
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    struct wk_tls_options o = {cert, key, self_signed, host, alpn, nalpn};
+    int rc = wk_tls_new(&o, out, err);
+    if (rc == 0 && write_cert != NULL && (rc = wk_tls_write_cert(*out, write_cert, err)) < 0) {
+        wk_tls_free(*out);
+        *out = NULL;
+    }
+    return rc;
 }

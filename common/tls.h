@@ -8,7 +8,9 @@
 #define WK_TLS_H
 
 #include <stdbool.h>
+#include <errno.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "common/wk.h"
 
@@ -50,5 +52,50 @@ void *wk_tls_ssl_ctx(const struct wk_tls *t);
 
 /* Releases t and its context (SSL objects made from it hold their own reference). NULL is ok. */
 void wk_tls_free(struct wk_tls *t);
+
+/*
+ * The TLS context as the command line asks for it: --cert FILE --key FILE,
+ * or --self-signed (for this host's name), and --write-cert FILE to save
+ * the certificate. Returns 0 with *out NULL when none of them is given (TLS
+ * off), 0 with a context, or -errno with a message in err.
+ */
+int wk_tls_setup(const char *cert, const char *key, bool self_signed, const char *write_cert,
+                 const char *const *alpn, size_t nalpn, struct wk_tls **out, char err[WK_ERR_LEN]);
+
+/*
+ * One TLS session on an accepted, nonblocking socket. The calls below never
+ * block; besides their results they return WK_TLS_WANT_READ or
+ * WK_TLS_WANT_WRITE when the socket must become readable or writable first.
+ */
+#define WK_TLS_WANT_READ  (-EAGAIN)
+#define WK_TLS_WANT_WRITE (-EINPROGRESS)
+
+struct ssl_st;
+
+/* A server session for fd (not owned). NULL on ENOMEM. */
+struct ssl_st *wk_tls_session_new(struct wk_tls *t, int fd);
+
+/* Runs the handshake. Returns 0 when done, WANT_*, or -EPROTO. */
+int wk_tls_handshake(struct ssl_st *ssl);
+
+/* Reads plaintext. Returns bytes (> 0), 0 at the end (close_notify or EOF), WANT_*, or -errno. */
+ssize_t wk_tls_read(struct ssl_st *ssl, void *buf, size_t n);
+
+/*
+ * Writes plaintext; may write part of it. After a WANT_* result, call again
+ * with the same bytes (the buffer may move). Returns bytes (> 0), WANT_*,
+ * or -errno.
+ */
+ssize_t wk_tls_write(struct ssl_st *ssl, const void *buf, size_t n);
+
+/* Sends close_notify if it can without blocking. */
+void wk_tls_shutdown(struct ssl_st *ssl);
+
+/* Frees the session (not the fd). NULL is fine. */
+void wk_tls_session_free(struct ssl_st *ssl);
+
+/* "TLSv1.3" and the cipher's name, for logs; valid while the session is. */
+const char *wk_tls_version(const struct ssl_st *ssl);
+const char *wk_tls_cipher(const struct ssl_st *ssl);
 
 #endif

@@ -6,6 +6,7 @@
 #ifndef HTTP_HTTPD_H
 #define HTTP_HTTPD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -19,6 +20,11 @@ struct http_filecache;
 
 struct http_config {
     struct wk_strlist listen;
+    struct wk_strlist tls_listen;
+    const char *cert;
+    const char *key;
+    bool self_signed;
+    const char *write_cert;
     const char *root;
     const char *access_log;
     const char *log_level;

@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/server.h"
+#include "common/tls.h"
 #include "httpd/accesslog.h"
 #include "httpd/conn.h"
 #include "httpd/filecache.h"
@@ -66,17 +67,44 @@ static void server_config(const struct http_config *cfg, struct wk_server_config
     sc->defer_accept_s = 1; /* HTTP clients speak first */
 }
 
+/* The TLS context (NULL when TLS is off) and the addresses HTTPS listens on. */
+static int setup_tls(const struct http_config *cfg, struct wk_tls **tls, struct wk_strlist *secure,
+                     char err[WK_ERR_LEN])
+{
+    static const char *const alpn[] = {"http/1.1"};
+    static char *default_tls_listen[] = {"[::]:443"};
+    int rc =
+        wk_tls_setup(cfg->cert, cfg->key, cfg->self_signed, cfg->write_cert, alpn, 1, tls, err);
+    *secure = cfg->tls_listen;
+    if (rc == 0 && *tls == NULL && secure->n > 0) {
+        snprintf(err, WK_ERR_LEN, "--tls-listen needs --cert and --key, or --self-signed");
+        rc = -EINVAL;
+    }
+    if (rc == 0 && *tls != NULL && secure->n == 0)
+        *secure = (struct wk_strlist){default_tls_listen, 1};
+    return rc;
+}
+
 static int run(struct http_config *cfg, bool check_only, char err[WK_ERR_LEN])
 {
     struct http_server hs = {.cfg = cfg, .root_fd = -1};
     struct wk_server srv = {0};
     struct wk_server_config sc;
     struct wk_addr *addrs = NULL;
+    struct wk_tls *tls = NULL;
+    struct wk_strlist secure = {0};
     static char *default_listen[] = {"[::]:80"};
     struct wk_strlist listen = cfg->listen;
     if (listen.n == 0)
         listen = (struct wk_strlist){default_listen, 1};
-    int rc = wk_addr_parse_all(listen.v, listen.n, &addrs, err);
+    int rc = setup_tls(cfg, &tls, &secure, err);
+    if (rc == 0 && check_only) { /* the addresses are parsed again when bound */
+        rc = wk_addr_parse_all(listen.v, listen.n, &addrs, err);
+        free(addrs);
+        addrs = NULL;
+        if (rc == 0)
+            rc = wk_addr_parse_all(secure.v, secure.n, &addrs, err);
+    }
     if (rc == 0)
         rc = hs.root_fd = open_root(cfg->root, err);
     if (rc < 0 || check_only)
@@ -91,7 +119,7 @@ static int run(struct http_config *cfg, bool check_only, char err[WK_ERR_LEN])
     if (rc == 0)
         rc = http_accesslog_open(cfg->access_log, srv.loop, &hs.alog, err);
     if (rc == 0)
-        rc = wk_server_listen(&srv, addrs, listen.n, err);
+        rc = wk_server_listen_text(&srv, listen.v, listen.n, secure.v, secure.n, tls, err);
     if (rc < 0)
         goto out;
     wk_log(WK_LOG_INFO, "start pid=%d root=%s version=%s", (int)getpid(), cfg->root, WK_VERSION);
@@ -103,6 +131,7 @@ out:
     wk_server_fini(&srv);
     http_accesslog_close(hs.alog);
     http_filecache_free(hs.files);
+    wk_tls_free(tls);
     if (hs.root_fd >= 0)
         close(hs.root_fd);
     free(addrs);
@@ -131,6 +160,14 @@ int main(int argc, char **argv)
     struct wk_option opts[] = {
         {"listen", WK_OPT_LIST, &cfg.listen, "ADDR",
          "listen on ADDR, repeatable (default: [::]:80)", 0, 0, false},
+        {"tls-listen", WK_OPT_LIST, &cfg.tls_listen, "ADDR",
+         "serve HTTPS on ADDR, repeatable (default: [::]:443 when TLS is on)", 0, 0, false},
+        {"cert", WK_OPT_STRING, &cfg.cert, "FILE", "TLS certificate chain (PEM)", 0, 0, false},
+        {"key", WK_OPT_STRING, &cfg.key, "FILE", "TLS private key (PEM)", 0, 0, false},
+        {"self-signed", WK_OPT_FLAG, &cfg.self_signed, NULL,
+         "TLS with a certificate made at startup (ECDSA P-256)", 0, 0, false},
+        {"write-cert", WK_OPT_STRING, &cfg.write_cert, "FILE",
+         "save the certificate in FILE (to trust it: curl --cacert FILE)", 0, 0, false},
         {"root", WK_OPT_STRING, &cfg.root, "DIR", "serve files from DIR", 0, 0, false},
         {"access-log", WK_OPT_STRING, &cfg.access_log, "FILE",
          "access log: a file, - (stdout) or off", 0, 0, false},

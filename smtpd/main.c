@@ -114,7 +114,7 @@ static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
     server_config(cfg, &sc);
     rc = wk_server_init(&srv, &sc, &smtp_session_ops, &ss, err);
     if (rc == 0)
-        rc = wk_server_listen(&srv, addrs, listen.n, err);
+        rc = wk_server_listen(&srv, addrs, NULL, listen.n, err);
     if (rc < 0)
         goto out;
     wk_server_before_flush(&srv, smtp_session_commit_all, &ss);

@@ -181,7 +181,7 @@ static void server_start(struct fixture *fx)
     sc.linger_ms = 200;
     fx->hs.date_at = 0;
     if (wk_server_init(&fx->srv, &sc, &http_conn_ops, &fx->hs, err) != 0 ||
-        wk_server_listen(&fx->srv, &fx->addr, 1, err) != 0)
+        wk_server_listen(&fx->srv, &fx->addr, NULL, 1, err) != 0)
         fail_msg("server: %s", err);
 }
 

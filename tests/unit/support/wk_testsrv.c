@@ -54,7 +54,7 @@ int wk_testsrv_init(struct wk_testsrv *ts, const struct wk_server_config *cfg,
     wk_timer_init(&ts->limit, on_limit, ts);
     rc = wk_loop_before_sleep(ts->srv.loop, before_sleep, ts);
     if (rc == 0)
-        rc = wk_server_listen(&ts->srv, a, n, err);
+        rc = wk_server_listen(&ts->srv, a, NULL, n, err);
     if (rc < 0)
         wk_server_fini(&ts->srv);
     return rc;

@@ -1,0 +1,70 @@
+"""httpd over TLS: HTTPS with a self-signed certificate that curl verifies."""
+
+import os
+import socket
+import subprocess
+
+import wktest
+from wktest import scaled
+
+BIG = bytes(range(256)) * 4096  # 1 MiB: many records, and more than one write
+
+
+class Https(wktest.TestCase):
+    def setUp(self):
+        self.root = self.make_root({"hello.txt": b"hello\n", "big.bin": BIG})
+        self.cert = os.path.join(self.make_dir(), "cert.pem")
+        self.srv = self.start_server(["--tls-listen", "127.0.0.1:0", "--self-signed",
+                                      "--write-cert", self.cert], root=self.root, nlisten=2)
+        self.assertTrue(self.srv.find(r"^httpd listen addr=\S+ fd=\d+ tls$"))
+        addr = [a for a, fd in self.srv.listeners][1]
+        self.tls_port = wktest.port_of(addr)
+
+    def curl(self, *args):
+        p = subprocess.run(["curl", "-sS", "--cacert", self.cert] + list(args),
+                           capture_output=True, timeout=scaled(30))
+        return p
+
+    def test_versions_forced_and_verified(self):
+        for flags in (["--tlsv1.2", "--tls-max", "1.2"], ["--tlsv1.3"]):
+            with self.subTest(flags=flags):
+                p = self.curl(*flags, "-w", "%{http_code} %{ssl_verify_result}",
+                              "-o", "/dev/null", "https://localhost:%d/hello.txt" % self.tls_port)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual(p.stdout, b"200 0")
+
+    def test_old_versions_refused(self):
+        p = self.curl("--tlsv1.1", "--tls-max", "1.1", "--ciphers", "DEFAULT@SECLEVEL=0",
+                      "https://localhost:%d/hello.txt" % self.tls_port)
+        self.assertNotEqual(p.returncode, 0)
+
+    def test_alpn_keepalive_and_a_large_body(self):
+        url = "https://127.0.0.1:%d/" % self.tls_port
+        p = self.curl("-v", url + "hello.txt", url + "big.bin")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, b"hello\n" + BIG)
+        err = p.stderr.decode()
+        self.assertIn("ALPN: server accepted http/1.1", err)
+        self.assertIn("Re-using existing connection", err)
+
+    def test_garbage_instead_of_a_client_hello(self):
+        with socket.create_connection(("127.0.0.1", self.tls_port), timeout=scaled(5)) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.settimeout(scaled(5))
+            rest = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                rest += chunk
+            self.assertNotIn(b"HTTP/1.1 200", rest)
+        p = self.curl("https://localhost:%d/hello.txt" % self.tls_port)
+        self.assertEqual(p.stdout, b"hello\n", p.stderr)
+
+    def test_plain_listener_still_plain(self):
+        resp = self.get(self.srv, "/hello.txt")
+        self.assertEqual(resp.body, b"hello\n")
+
+
+if __name__ == "__main__":
+    wktest.main()
