@@ -57,16 +57,17 @@ struct wk_conn {
     uint64_t file_at;
     wk_release_fn *file_release;
     void *file_arg;
-    struct wk_conn *next;  /* in srv->pending or srv->closed */
-    const char *reason;    /* why it is finishing or closed */
-    bool pending;          /* linked in srv->pending */
-    bool readable;         /* an unserved read edge */
-    bool fin_queued;       /* the peer's FIN is in the socket, behind any data */
-    bool corked;           /* TCP_CORK set while a large file goes out */
-    struct ssl_st *ssl;    /* the TLS session on a TLS listener, else NULL */
-    bool handshaking;      /* TLS: the handshake is not done yet */
-    bool read_wants_write; /* TLS: a read waits for the socket to be writable */
-    bool write_wants_read; /* TLS: a write waits for the socket to be readable */
+    struct wk_conn *next;        /* in srv->pending or srv->closed */
+    const char *reason;          /* why it is finishing or closed */
+    bool pending;                /* linked in srv->pending */
+    bool readable;               /* an unserved read edge */
+    bool fin_queued;             /* the peer's FIN is in the socket, behind any data */
+    bool corked;                 /* TCP_CORK set while a large file goes out */
+    struct ssl_st *ssl;          /* the TLS session on a TLS listener, else NULL */
+    bool handshaking;            /* TLS: the handshake is not done yet */
+    uint64_t after_handshake_ms; /* TLS: the timeout the protocol asked for meanwhile */
+    bool read_wants_write;       /* TLS: a read waits for the socket to be writable */
+    bool write_wants_read;       /* TLS: a write waits for the socket to be readable */
     bool read_paused;
     bool peer_eof;
     bool finishing; /* wk_conn_finish(): flush, FIN, linger */
@@ -77,6 +78,7 @@ struct wk_conn {
 
 static void conn_read(struct wk_conn *c);
 static void conn_flush(struct wk_conn *c);
+static void arm(struct wk_conn *c);
 
 static void schedule(struct wk_conn *c)
 {
@@ -122,6 +124,10 @@ static void on_timer(struct wk_timer *t)
     c->deadline = 0;
     if (c->finishing) {
         wk_conn_close(c, c->shut_wr ? c->reason : "send-timeout");
+        return;
+    }
+    if (c->handshaking) {
+        wk_conn_close(c, "tls-handshake-timeout");
         return;
     }
     c->srv->ops->on_timeout(c);
@@ -183,6 +189,8 @@ struct wk_conn *wk_conn_new(struct wk_server *srv, struct wk_listener *l, int fd
             return NULL;
         }
         c->handshaking = true;
+        c->deadline = wk_loop_now(srv->loop) + srv->cfg.handshake_timeout_ms;
+        arm(c);
     }
     wk_registry_add(&l->registry, &c->info);
     if (l->deferred) {
@@ -317,6 +325,10 @@ void wk_conn_set_timeout(struct wk_conn *c, uint64_t ms)
 {
     if (c->closed)
         return;
+    if (c->handshaking) {
+        c->after_handshake_ms = ms; /* the handshake's own deadline stands until it is done */
+        return;
+    }
     c->deadline = ms ? wk_loop_now(c->srv->loop) + ms : 0;
     if (ms)
         arm(c);
@@ -346,11 +358,14 @@ void wk_conn_close(struct wk_conn *c, const char *reason)
     if (wk_log_enabled(WK_LOG_INFO)) {
         char peer[WK_ADDR_STRLEN];
         wk_conn_format_peer(c, peer, sizeof peer);
-        wk_log(WK_LOG_INFO,
-               "close fd=%d listener=%s client=%s reason=%s in=%llu out=%llu ms=%llu open=%zu",
-               c->info.fd, c->listener->name, peer, reason, (unsigned long long)c->info.bytes_in,
-               (unsigned long long)c->info.bytes_out,
-               (unsigned long long)(wk_loop_now(srv->loop) - c->info.accepted_ms), srv->open - 1);
+        wk_log(
+            WK_LOG_INFO,
+            "close fd=%d listener=%s client=%s reason=%s in=%llu out=%llu ms=%llu open=%zu%s%s%s%s",
+            c->info.fd, c->listener->name, peer, reason, (unsigned long long)c->info.bytes_in,
+            (unsigned long long)c->info.bytes_out,
+            (unsigned long long)(wk_loop_now(srv->loop) - c->info.accepted_ms), srv->open - 1,
+            c->info.tls_version ? " tls=" : "", c->info.tls_version ? c->info.tls_version : "",
+            c->info.tls_cipher ? " cipher=" : "", c->info.tls_cipher ? c->info.tls_cipher : "");
     }
     if (c->ssl != NULL) {
         wk_tls_shutdown(c->ssl);
@@ -440,9 +455,10 @@ static ssize_t tls_ready(struct wk_conn *c, bool reading)
     if (rc < 0)
         return tls_blocked(c, rc, reading);
     c->handshaking = false;
-    if (wk_log_enabled(WK_LOG_DEBUG))
-        wk_log(WK_LOG_DEBUG, "tls fd=%d version=%s cipher=%s", c->info.fd, wk_tls_version(c->ssl),
-               wk_tls_cipher(c->ssl));
+    wk_conn_set_timeout(c, c->after_handshake_ms);
+    /* Static strings of OpenSSL's: they outlive the session. */
+    c->info.tls_version = wk_tls_version(c->ssl);
+    c->info.tls_cipher = wk_tls_cipher(c->ssl);
     return 0;
 }
 

@@ -20,9 +20,11 @@ struct wk_conn_info {
     time_t accepted_at;   /* wall clock */
     uint64_t bytes_in;
     uint64_t bytes_out;
-    const char *phase; /* static string set by the protocol, e.g. "idle" */
-    uint64_t progress; /* phase-specific: bytes of a body sent, of a message received */
-    uint64_t total;    /* phase-specific: their expected total, 0 if unknown */
+    const char *phase;       /* static string set by the protocol, e.g. "idle" */
+    uint64_t progress;       /* phase-specific: bytes of a body sent, of a message received */
+    uint64_t total;          /* phase-specific: their expected total, 0 if unknown */
+    const char *tls_version; /* "TLSv1.3" once a TLS handshake is done, else NULL */
+    const char *tls_cipher;  /* its cipher suite, else NULL */
 };
 
 struct wk_registry {

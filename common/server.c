@@ -26,6 +26,7 @@ void wk_server_config_defaults(struct wk_server_config *cfg)
     cfg->linger_ms = 2000;
     cfg->shutdown_timeout_ms = 10000;
     cfg->defer_accept_s = 0;
+    cfg->handshake_timeout_ms = 10000;
 }
 
 static void pause_all(struct wk_server *srv, bool pause)

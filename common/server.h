@@ -18,15 +18,16 @@
 #include "common/loop.h"
 
 struct wk_server_config {
-    int backlog;                  /* listen(2) backlog */
-    size_t max_conns;             /* accepting pauses at this many open connections */
-    size_t in_max;                /* bound of each connection's input buffer */
-    size_t out_max;               /* bound of each connection's output buffer */
-    size_t out_high;              /* output above this blocks the protocol */
-    uint64_t send_timeout_ms;     /* a client that reads nothing for this long is cut off */
-    uint64_t linger_ms;           /* how long a finishing connection drains input */
-    uint64_t shutdown_timeout_ms; /* graceful stop bound */
-    int defer_accept_s;           /* TCP_DEFER_ACCEPT seconds, 0: off (the client speaks first) */
+    int backlog;                   /* listen(2) backlog */
+    size_t max_conns;              /* accepting pauses at this many open connections */
+    size_t in_max;                 /* bound of each connection's input buffer */
+    size_t out_max;                /* bound of each connection's output buffer */
+    size_t out_high;               /* output above this blocks the protocol */
+    uint64_t send_timeout_ms;      /* a client that reads nothing for this long is cut off */
+    uint64_t linger_ms;            /* how long a finishing connection drains input */
+    uint64_t shutdown_timeout_ms;  /* graceful stop bound */
+    int defer_accept_s;            /* TCP_DEFER_ACCEPT seconds, 0: off (the client speaks first) */
+    uint64_t handshake_timeout_ms; /* a TLS client must finish its handshake within this */
 };
 
 struct wk_conn;

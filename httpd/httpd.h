@@ -39,6 +39,7 @@ struct http_config {
     uint64_t body_timeout;
     uint64_t send_timeout;
     uint64_t shutdown_timeout;
+    uint64_t handshake_timeout;
 };
 
 struct http_server {

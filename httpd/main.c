@@ -64,6 +64,7 @@ static void server_config(const struct http_config *cfg, struct wk_server_config
     sc->in_max = cfg->max_request_line + cfg->max_header_size + 16 * 1024;
     sc->send_timeout_ms = cfg->send_timeout;
     sc->shutdown_timeout_ms = cfg->shutdown_timeout;
+    sc->handshake_timeout_ms = cfg->handshake_timeout;
     sc->defer_accept_s = 1; /* HTTP clients speak first */
 }
 
@@ -156,6 +157,7 @@ int main(int argc, char **argv)
         .body_timeout = 30 * SECOND,
         .send_timeout = 30 * SECOND,
         .shutdown_timeout = 10 * SECOND,
+        .handshake_timeout = 10 * SECOND,
     };
     struct wk_option opts[] = {
         {"listen", WK_OPT_LIST, &cfg.listen, "ADDR",
@@ -192,6 +194,8 @@ int main(int argc, char **argv)
          "longest pause of a client reading a response", 1, 0, false},
         {"shutdown-timeout", WK_OPT_DURATION, &cfg.shutdown_timeout, "DUR",
          "on SIGTERM, time given to responses in flight", 0, 0, false},
+        {"handshake-timeout", WK_OPT_DURATION, &cfg.handshake_timeout, "DUR",
+         "time a client has to finish its TLS handshake", 1, 0, false},
         {"log-level", WK_OPT_STRING, &cfg.log_level, "LEVEL", "error, warn, info or debug", 0, 0,
          false},
     };

@@ -15,7 +15,8 @@ class Https(wktest.TestCase):
         self.root = self.make_root({"hello.txt": b"hello\n", "big.bin": BIG})
         self.cert = os.path.join(self.make_dir(), "cert.pem")
         self.srv = self.start_server(["--tls-listen", "127.0.0.1:0", "--self-signed",
-                                      "--write-cert", self.cert], root=self.root, nlisten=2)
+                                      "--write-cert", self.cert, "--handshake-timeout", "1s"],
+                                     root=self.root, nlisten=2)
         self.assertTrue(self.srv.find(r"^httpd listen addr=\S+ fd=\d+ tls$"))
         addr = [a for a, fd in self.srv.listeners][1]
         self.tls_port = wktest.port_of(addr)
@@ -60,6 +61,18 @@ class Https(wktest.TestCase):
             self.assertNotIn(b"HTTP/1.1 200", rest)
         p = self.curl("https://localhost:%d/hello.txt" % self.tls_port)
         self.assertEqual(p.stdout, b"hello\n", p.stderr)
+
+    def test_close_line_names_version_and_cipher(self):
+        p = self.curl("--tlsv1.3", "https://localhost:%d/hello.txt" % self.tls_port)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.srv.wait_log(r"^httpd close fd=\d+ listener=127\.0\.0\.1:%d .* tls=TLSv1\.3 "
+                          r"cipher=TLS_\w+$" % self.tls_port)
+
+    def test_silent_client_is_dropped_at_the_handshake_timeout(self):
+        with socket.create_connection(("127.0.0.1", self.tls_port), timeout=scaled(10)) as s:
+            # Deferred accept hands the silent client over after about a second; then 1 s more.
+            self.assertEqual(s.recv(1), b"")
+        self.srv.wait_log(r"^httpd close .* reason=tls-handshake-timeout ")
 
     def test_plain_listener_still_plain(self):
         resp = self.get(self.srv, "/hello.txt")
