@@ -128,6 +128,30 @@ static void on_stop_signal(struct wk_loop *loop, int signo, void *data)
         wk_loop_timer_after(loop, &srv->stop_timer, srv->cfg.shutdown_timeout_ms);
 }
 
+static void on_hup(struct wk_loop *loop, int signo, void *data)
+{
+    struct wk_server *srv = data;
+    WK_UNUSED(loop);
+    WK_UNUSED(signo);
+    wk_log(WK_LOG_INFO, "reload signal=HUP");
+    srv->on_reload(srv, srv->on_reload_arg);
+}
+
+int wk_server_on_reload(struct wk_server *srv, wk_server_reload_fn *fn, void *arg)
+{
+    srv->on_reload = fn;
+    srv->on_reload_arg = arg;
+    return wk_loop_signal(srv->loop, SIGHUP, on_hup, srv);
+}
+
+void wk_server_swap_tls(struct wk_server *srv, struct wk_tls *old, struct wk_tls *new)
+{
+    for (size_t i = 0; i < srv->nlisteners; i++) {
+        if (srv->listeners[i].tls == old)
+            srv->listeners[i].tls = new;
+    }
+}
+
 void wk_server_before_flush(struct wk_server *srv, wk_server_hook_fn *fn, void *arg)
 {
     srv->before_flush = fn;

@@ -41,6 +41,9 @@ struct wk_tls;
  */
 typedef bool wk_server_hook_fn(struct wk_server *srv, void *arg);
 
+/* Called on SIGHUP: reread what can be reread (certificates) without closing anything. */
+typedef void wk_server_reload_fn(struct wk_server *srv, void *arg);
+
 struct wk_server {
     struct wk_server_config cfg;
     const struct wk_conn_ops *ops;
@@ -56,6 +59,8 @@ struct wk_server {
     struct wk_timer resume_timer;    /* retries accepting after hitting max_conns */
     wk_server_hook_fn *before_flush; /* the protocol's batched work, before output is written */
     void *before_flush_arg;
+    wk_server_reload_fn *on_reload;
+    void *on_reload_arg;
 };
 
 /* Fills cfg with the defaults. */
@@ -81,6 +86,12 @@ int wk_server_listen(struct wk_server *srv, const struct wk_addr *addrs, struct 
 int wk_server_listen_text(struct wk_server *srv, char *const *plain, size_t nplain,
                           char *const *secure, size_t nsecure, struct wk_tls *tls,
                           char err[WK_ERR_LEN]);
+
+/* Installs the SIGHUP handler (after wk_server_init). Returns 0 or -errno. */
+int wk_server_on_reload(struct wk_server *srv, wk_server_reload_fn *fn, void *arg);
+
+/* Makes the listeners that served TLS with old serve new connections with new. */
+void wk_server_swap_tls(struct wk_server *srv, struct wk_tls *old, struct wk_tls *new);
 
 /*
  * Runs fn(srv, arg) before each turn's output is written, e.g. smtpd's group

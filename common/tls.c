@@ -36,6 +36,7 @@
 #define SESSION_CACHE_SIZE 20480
 
 struct wk_tls {
+    unsigned refs; /* the owner's, and one per session: a reloaded context lives on */
     SSL_CTX *ctx;
     unsigned char *alpn; /* ALPN wire format: length-prefixed names, preferred first */
     unsigned int alpn_len;
@@ -320,6 +321,7 @@ int wk_tls_new(const struct wk_tls_options *o, struct wk_tls **out, char err[WK_
         snprintf(err, WK_ERR_LEN, "TLS: out of memory");
         return -ENOMEM;
     }
+    t->refs = 1;
     t->ctx = SSL_CTX_new(TLS_server_method());
     if (t->ctx == NULL) {
         snprintf(err, WK_ERR_LEN, "TLS: cannot make a context: %s", ssl_reason(why, sizeof why));
@@ -403,8 +405,8 @@ void *wk_tls_ssl_ctx(const struct wk_tls *t)
 
 void wk_tls_free(struct wk_tls *t)
 {
-    if (t == NULL)
-        return;
+    if (t == NULL || --t->refs > 0)
+        return; /* sessions still use it: the last one to end frees it */
     SSL_CTX_free(t->ctx);
     free(t->alpn);
     free(t);
@@ -422,6 +424,8 @@ struct ssl_st *wk_tls_session_new(struct wk_tls *t, int fd)
     /* A retried write may come from a moved buffer, and may be written in part. */
     SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_set_accept_state(ssl);
+    SSL_set_app_data(ssl, t);
+    t->refs++;
     return ssl;
 }
 
@@ -489,7 +493,11 @@ void wk_tls_shutdown(struct ssl_st *ssl)
 
 void wk_tls_session_free(struct ssl_st *ssl)
 {
+    if (ssl == NULL)
+        return;
+    struct wk_tls *t = SSL_get_app_data(ssl);
     SSL_free(ssl);
+    wk_tls_free(t);
 }
 
 const char *wk_tls_version(const struct ssl_st *ssl)

@@ -50,7 +50,10 @@ int wk_tls_write_cert(const struct wk_tls *t, const char *path, char err[WK_ERR_
 /* The SSL_CTX (as void *, so callers need no OpenSSL headers). t keeps ownership. */
 void *wk_tls_ssl_ctx(const struct wk_tls *t);
 
-/* Releases t and its context (SSL objects made from it hold their own reference). NULL is ok. */
+/*
+ * Gives up the owner's hold on t: it is freed with its context once no
+ * session from wk_tls_session_new() uses it any more. NULL is ok.
+ */
 void wk_tls_free(struct wk_tls *t);
 
 /*
@@ -91,7 +94,7 @@ ssize_t wk_tls_write(struct ssl_st *ssl, const void *buf, size_t n);
 /* Sends close_notify if it can without blocking. */
 void wk_tls_shutdown(struct ssl_st *ssl);
 
-/* Frees the session (not the fd). NULL is fine. */
+/* Frees the session (not the fd) and its hold on the context. NULL is fine. */
 void wk_tls_session_free(struct ssl_st *ssl);
 
 /* "TLSv1.3" and the cipher's name, for logs; valid while the session is. */

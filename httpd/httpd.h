@@ -17,6 +17,7 @@
 
 struct http_accesslog;
 struct http_filecache;
+struct wk_tls;
 
 struct http_config {
     struct wk_strlist listen;
@@ -47,6 +48,7 @@ struct http_server {
     int root_fd;                  /* the docroot, opened O_PATH */
     struct http_accesslog *alog;  /* NULL when the access log is off */
     struct http_filecache *files; /* open files of the docroot */
+    struct wk_tls *tls;           /* the HTTPS context, NULL when TLS is off */
     time_t date_at;               /* the second date was made for */
     char date[WK_CLOCK_IMF_LEN];  /* Date header value, remade once a second */
 };

@@ -86,19 +86,37 @@ static int setup_tls(const struct http_config *cfg, struct wk_tls **tls, struct 
     return rc;
 }
 
+/* SIGHUP: new certificates for new connections; open ones keep theirs. */
+static void reload(struct wk_server *srv, void *arg)
+{
+    struct http_server *hs = arg;
+    struct wk_tls *tls;
+    struct wk_strlist secure;
+    char err[WK_ERR_LEN];
+    if (hs->tls == NULL)
+        return;
+    if (setup_tls(hs->cfg, &tls, &secure, err) < 0) {
+        wk_log(WK_LOG_ERROR, "reload error=\"%s\" tls=unchanged", err);
+        return;
+    }
+    wk_server_swap_tls(srv, hs->tls, tls);
+    wk_tls_free(hs->tls);
+    hs->tls = tls;
+    wk_log(WK_LOG_INFO, "reload tls=new");
+}
+
 static int run(struct http_config *cfg, bool check_only, char err[WK_ERR_LEN])
 {
     struct http_server hs = {.cfg = cfg, .root_fd = -1};
     struct wk_server srv = {0};
     struct wk_server_config sc;
     struct wk_addr *addrs = NULL;
-    struct wk_tls *tls = NULL;
     struct wk_strlist secure = {0};
     static char *default_listen[] = {"[::]:80"};
     struct wk_strlist listen = cfg->listen;
     if (listen.n == 0)
         listen = (struct wk_strlist){default_listen, 1};
-    int rc = setup_tls(cfg, &tls, &secure, err);
+    int rc = setup_tls(cfg, &hs.tls, &secure, err);
     if (rc == 0 && check_only) { /* the addresses are parsed again when bound */
         rc = wk_addr_parse_all(listen.v, listen.n, &addrs, err);
         free(addrs);
@@ -120,7 +138,9 @@ static int run(struct http_config *cfg, bool check_only, char err[WK_ERR_LEN])
     if (rc == 0)
         rc = http_accesslog_open(cfg->access_log, srv.loop, &hs.alog, err);
     if (rc == 0)
-        rc = wk_server_listen_text(&srv, listen.v, listen.n, secure.v, secure.n, tls, err);
+        rc = wk_server_listen_text(&srv, listen.v, listen.n, secure.v, secure.n, hs.tls, err);
+    if (rc == 0)
+        rc = wk_server_on_reload(&srv, reload, &hs);
     if (rc < 0)
         goto out;
     wk_log(WK_LOG_INFO, "start pid=%d root=%s version=%s", (int)getpid(), cfg->root, WK_VERSION);
@@ -132,7 +152,7 @@ out:
     wk_server_fini(&srv);
     http_accesslog_close(hs.alog);
     http_filecache_free(hs.files);
-    wk_tls_free(tls);
+    wk_tls_free(hs.tls); /* after the connections, which hold it too */
     if (hs.root_fd >= 0)
         close(hs.root_fd);
     free(addrs);
