@@ -74,6 +74,24 @@ class Https(wktest.TestCase):
             self.assertEqual(s.recv(1), b"")
         self.srv.wait_log(r"^httpd close .* reason=tls-handshake-timeout ")
 
+    def test_wrong_sni_and_no_sni_are_served(self):
+        import ssl
+        for sni in ("wrong.example", None):
+            with self.subTest(sni=sni):
+                ctx = ssl.create_default_context(cafile=self.cert)
+                ctx.check_hostname = False  # the name is wrong on purpose; the chain is checked
+                raw = socket.create_connection(("127.0.0.1", self.tls_port), timeout=scaled(5))
+                with ctx.wrap_socket(raw, server_hostname=sni) as s:
+                    s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    data = b""
+                    while True:
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                self.assertTrue(data.startswith(b"HTTP/1.1 200 OK\r\n"), data[:100])
+                self.assertTrue(data.endswith(b"\r\n\r\nhello\n"))
+
     def test_plain_listener_still_plain(self):
         resp = self.get(self.srv, "/hello.txt")
         self.assertEqual(resp.body, b"hello\n")
