@@ -65,6 +65,7 @@ struct wk_conn {
     bool corked;                 /* TCP_CORK set while a large file goes out */
     struct ssl_st *ssl;          /* the TLS session on a TLS listener, else NULL */
     bool handshaking;            /* TLS: the handshake is not done yet */
+    struct wk_tls *tls_next;     /* STARTTLS: TLS begins once the output is written */
     uint64_t after_handshake_ms; /* TLS: the timeout the protocol asked for meanwhile */
     bool read_wants_write;       /* TLS: a read waits for the socket to be writable */
     bool write_wants_read;       /* TLS: a write waits for the socket to be readable */
@@ -79,6 +80,7 @@ struct wk_conn {
 static void conn_read(struct wk_conn *c);
 static void conn_flush(struct wk_conn *c);
 static void arm(struct wk_conn *c);
+static int begin_tls(struct wk_conn *c, struct wk_tls *tls);
 
 static void schedule(struct wk_conn *c)
 {
@@ -182,15 +184,9 @@ struct wk_conn *wk_conn_new(struct wk_server *srv, struct wk_listener *l, int fd
         free(c);
         return NULL;
     }
-    if (l->tls != NULL) {
-        c->ssl = wk_tls_session_new(l->tls, fd);
-        if (c->ssl == NULL) {
-            free(c);
-            return NULL;
-        }
-        c->handshaking = true;
-        c->deadline = wk_loop_now(srv->loop) + srv->cfg.handshake_timeout_ms;
-        arm(c);
+    if (l->tls != NULL && begin_tls(c, l->tls) < 0) {
+        free(c);
+        return NULL;
     }
     wk_registry_add(&l->registry, &c->info);
     if (l->deferred) {
@@ -544,13 +540,55 @@ static int write_file(struct wk_conn *c)
     return 0;
 }
 
+/* Makes c a TLS server connection from now on. Returns 0 or -ENOMEM. */
+static int begin_tls(struct wk_conn *c, struct wk_tls *tls)
+{
+    c->ssl = wk_tls_session_new(tls, c->info.fd);
+    if (c->ssl == NULL)
+        return -ENOMEM;
+    c->handshaking = true;
+    c->deadline = wk_loop_now(c->srv->loop) + c->srv->cfg.handshake_timeout_ms;
+    arm(c);
+    return 0;
+}
+
 static void drained(struct wk_conn *c)
 {
     wk_buf_release_if_empty(&c->out);
-    if (c->finishing)
+    if (c->finishing) {
         start_linger(c);
-    else
-        c->srv->ops->on_drain(c);
+        return;
+    }
+    if (c->tls_next != NULL) {
+        /* The go-ahead is out: from here on, TLS. */
+        struct wk_tls *tls = c->tls_next;
+        c->tls_next = NULL;
+        if (begin_tls(c, tls) < 0) {
+            wk_conn_close(c, "out-of-memory");
+            return;
+        }
+        c->read_paused = false;
+        if (c->readable)
+            schedule(c);
+        return;
+    }
+    c->srv->ops->on_drain(c);
+}
+
+int wk_conn_start_tls(struct wk_conn *c, struct wk_tls *tls)
+{
+    if (c->ssl != NULL || c->tls_next != NULL)
+        return -EALREADY;
+    wk_buf_reset(&c->in);
+    c->read_paused = true;
+    c->tls_next = tls;
+    schedule(c);
+    return 0;
+}
+
+bool wk_conn_is_tls(const struct wk_conn *c)
+{
+    return c->ssl != NULL || c->tls_next != NULL;
 }
 
 static void conn_flush(struct wk_conn *c)
@@ -677,6 +715,8 @@ bool wk_conn_run_pending(struct wk_server *srv)
         }
         if (wk_conn_output_pending(c))
             conn_flush(c);
+        else if (c->tls_next != NULL)
+            drained(c);
         else if (c->finishing && !c->shut_wr)
             start_linger(c);
         if (!c->closed && c->readable && !c->read_paused)

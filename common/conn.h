@@ -115,6 +115,20 @@ void wk_conn_finish(struct wk_conn *c, const char *reason);
 
 bool wk_conn_is_closing(const struct wk_conn *c);
 
+struct wk_tls;
+
+/*
+ * STARTTLS: once the output queued so far (the protocol's "go ahead") is
+ * written, the connection speaks TLS as the server. Input already received
+ * is discarded, and none is handed over until then: bytes a client sent
+ * behind its STARTTLS must never be taken as commands (CVE-2011-0411).
+ * Returns 0, or -EALREADY on a connection that speaks TLS already.
+ */
+int wk_conn_start_tls(struct wk_conn *c, struct wk_tls *tls);
+
+/* True once the connection speaks TLS (or is about to, after wk_conn_start_tls()). */
+bool wk_conn_is_tls(const struct wk_conn *c);
+
 /*
  * For server.c, before the loop sleeps: writes scheduled output, resumes
  * reads, then frees the conns closed during the turn. Returns true if work

@@ -13,6 +13,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/server.h"
+#include "common/tls.h"
 #include "smtpd/clients.h"
 #include "smtpd/maildir.h"
 #include "smtpd/session.h"
@@ -32,6 +33,7 @@ static void server_config(const struct smtp_config *cfg, struct wk_server_config
     sc->send_timeout_ms = cfg->command_timeout;
     /* Pipelined commands, or a DATA chunk: bounded, and read again once consumed. */
     sc->in_max = 64 * 1024;
+    sc->handshake_timeout_ms = cfg->handshake_timeout;
     sc->out_max = 256 * 1024;
 }
 
@@ -99,7 +101,29 @@ static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
     struct wk_strlist listen = cfg->listen;
     if (listen.n == 0)
         listen = (struct wk_strlist){default_listen, 1};
-    int rc = wk_addr_parse_all(listen.v, listen.n, &addrs, err);
+    static char *default_secure[] = {"[::]:465"}, *default_submission[] = {"[::]:587"};
+    struct wk_strlist secure = cfg->tls_listen, submission = cfg->submission;
+    char **plain = NULL;
+    int rc =
+        wk_tls_setup(cfg->cert, cfg->key, cfg->self_signed, cfg->write_cert, NULL, 0, &ss.tls, err);
+    if (rc == 0 && ss.tls == NULL && (secure.n || submission.n)) {
+        snprintf(err, WK_ERR_LEN,
+                 "--tls-listen and --submission need --cert and --key, or --self-signed");
+        rc = -EINVAL;
+    }
+    if (rc == 0 && ss.tls != NULL && secure.n == 0)
+        secure = (struct wk_strlist){default_secure, 1};
+    if (rc == 0 && ss.tls != NULL && submission.n == 0)
+        submission = (struct wk_strlist){default_submission, 1};
+    /* Plain listeners first, then the submission ones: their indexes tell sessions apart. */
+    if (rc == 0 && (plain = calloc(listen.n + submission.n + 1, sizeof *plain)) == NULL)
+        rc = -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < listen.n + submission.n; i++)
+        plain[i] = i < listen.n ? listen.v[i] : submission.v[i - listen.n];
+    ss.first_submission = listen.n;
+    ss.nsubmission = submission.n;
+    if (rc == 0)
+        rc = wk_addr_parse_all(plain, listen.n + submission.n, &addrs, err);
     if (rc == 0 && check_only)
         rc = check_maildir(cfg->maildir, err);
     if (rc == 0 && !check_only)
@@ -114,7 +138,8 @@ static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
     server_config(cfg, &sc);
     rc = wk_server_init(&srv, &sc, &smtp_session_ops, &ss, err);
     if (rc == 0)
-        rc = wk_server_listen(&srv, addrs, NULL, listen.n, err);
+        rc = wk_server_listen_text(&srv, plain, listen.n + submission.n, secure.v, secure.n, ss.tls,
+                                   err);
     if (rc < 0)
         goto out;
     wk_server_before_flush(&srv, smtp_session_commit_all, &ss);
@@ -128,6 +153,8 @@ out:
     wk_server_fini(&srv);
     smtp_clients_free(ss.clients);
     smtp_maildir_close(ss.maildir);
+    wk_tls_free(ss.tls);
+    free(plain);
     free(addrs);
     return rc;
 }
@@ -147,10 +174,24 @@ int main(int argc, char **argv)
         .command_timeout = 5 * MINUTE,
         .data_timeout = 3 * MINUTE,
         .shutdown_timeout = 10 * SECOND,
+        .handshake_timeout = 10 * SECOND,
     };
     struct wk_option opts[] = {
         {"listen", WK_OPT_LIST, &cfg.listen, "ADDR",
          "listen on ADDR, repeatable (default: [::]:25)", 0, 0, false},
+        {"tls-listen", WK_OPT_LIST, &cfg.tls_listen, "ADDR",
+         "SMTPS (implicit TLS) on ADDR, repeatable (default: [::]:465 when TLS is on)", 0, 0,
+         false},
+        {"submission", WK_OPT_LIST, &cfg.submission, "ADDR",
+         "submission on ADDR: STARTTLS required (default: [::]:587 when TLS is on)", 0, 0, false},
+        {"cert", WK_OPT_STRING, &cfg.cert, "FILE", "TLS certificate chain (PEM)", 0, 0, false},
+        {"key", WK_OPT_STRING, &cfg.key, "FILE", "TLS private key (PEM)", 0, 0, false},
+        {"self-signed", WK_OPT_FLAG, &cfg.self_signed, NULL,
+         "TLS with a certificate made at startup (ECDSA P-256)", 0, 0, false},
+        {"write-cert", WK_OPT_STRING, &cfg.write_cert, "FILE", "save the certificate in FILE", 0, 0,
+         false},
+        {"handshake-timeout", WK_OPT_DURATION, &cfg.handshake_timeout, "DUR",
+         "time a client has to finish its TLS handshake", 1, 0, false},
         {"hostname", WK_OPT_STRING, &cfg.hostname, "NAME",
          "name in the greeting and Received: (default: the host name)", 0, 0, false},
         {"domain", WK_OPT_LIST, &cfg.domains, "NAME",

@@ -163,6 +163,8 @@ static void proceed_ehlo(struct smtp_session *s, const struct smtp_command *cmd)
     smtp_reply_more(s->c, 250, "8BITMIME");
     smtp_reply_more(s->c, 250, "ENHANCEDSTATUSCODES");
     smtp_reply_more(s->c, 250, "SMTPUTF8");
+    if (server_of(s)->tls != NULL && !wk_conn_is_tls(s->c))
+        smtp_reply_more(s->c, 250, "STARTTLS");
     smtp_reply(s->c, 250, NULL, "HELP");
 }
 
@@ -211,10 +213,22 @@ bad:
     return false;
 }
 
+/* A submission listener (587): mail only after STARTTLS (RFC 8314 3.3). */
+static bool on_submission(const struct smtp_session *s)
+{
+    const struct smtp_server *ss = server_of(s);
+    size_t i = (size_t)(wk_conn_listener(s->c) - wk_conn_server(s->c)->listeners);
+    return i >= ss->first_submission && i < ss->first_submission + ss->nsubmission;
+}
+
 static bool check_mail(struct smtp_session *s, const struct smtp_command *cmd)
 {
     if (!need_helo(s, cmd))
         return false;
+    if (on_submission(s) && !wk_conn_is_tls(s->c)) {
+        error(s, 530, "5.7.0", "Must issue a STARTTLS command first");
+        return false;
+    }
     if (s->state != SMTP_STATE_READY) {
         error(s, 503, "5.5.1", "Error: nested MAIL command");
         return false;
@@ -327,16 +341,20 @@ static int write_trace(struct smtp_session *s)
 {
     const struct smtp_config *cfg = server_of(s)->cfg;
     const struct wk_conn_info *info = wk_conn_info(s->c);
-    char ip[64];
+    char ip[64], protocol[128];
     trace_ip(&info->peer, ip, sizeof ip);
+    const char *base = s->utf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
+    if (info->tls_version) /* RFC 3848: ESMTPS; the version and cipher as a comment */
+        snprintf(protocol, sizeof protocol, "%sS (%s %s)", base, info->tls_version,
+                 info->tls_cipher ? info->tls_cipher : "");
+    else
+        snprintf(protocol, sizeof protocol, "%s", base);
     struct smtp_trace t = {
         .helo = s->helo,
         .client_ip = ip,
         .client_port = wk_addr_port(&info->peer.sa),
         .hostname = cfg->hostname,
-        .protocol = s->utf8    ? "UTF8SMTP"
-                    : s->esmtp ? "ESMTP"
-                               : "SMTP",
+        .protocol = protocol,
         .queue_id = s->queue_id,
         .sender = s->sender,
         .recipient = s->nrcpts == 1 ? s->rcpts[0] : NULL,
@@ -406,6 +424,35 @@ static void proceed_help(struct smtp_session *s, const struct smtp_command *cmd)
     smtp_reply(s->c, 214, "2.0.0", "See RFC 5321");
 }
 
+static bool check_starttls(struct smtp_session *s, const struct smtp_command *cmd)
+{
+    WK_UNUSED(cmd);
+    if (server_of(s)->tls == NULL) {
+        error(s, 454, "4.7.0", "TLS not available");
+        return false;
+    }
+    if (wk_conn_is_tls(s->c)) {
+        error(s, 503, "5.5.1", "Error: TLS already active");
+        return false;
+    }
+    return true;
+}
+
+/*
+ * RFC 3207: the client starts over after TLS, greeting again. Whatever it
+ * sent behind STARTTLS is dropped unread (CVE-2011-0411).
+ */
+static void proceed_starttls(struct smtp_session *s, const struct smtp_command *cmd)
+{
+    WK_UNUSED(cmd);
+    smtp_reply(s->c, 220, "2.0.0", "Ready to start TLS");
+    reset(s);
+    s->esmtp = false;
+    s->helo[0] = '\0';
+    enter_state(s, SMTP_STATE_FRESH);
+    wk_conn_start_tls(s->c, server_of(s)->tls);
+}
+
 static void proceed_unimplemented(struct smtp_session *s, const struct smtp_command *cmd)
 {
     WK_UNUSED(cmd);
@@ -424,7 +471,7 @@ static const struct command commands[] = {
     {SMTP_VERB_VRFY, check_any, proceed_vrfy},
     {SMTP_VERB_HELP, check_any, proceed_help},
     {SMTP_VERB_EXPN, check_any, proceed_unimplemented},
-    {SMTP_VERB_STARTTLS, check_any, proceed_unimplemented},
+    {SMTP_VERB_STARTTLS, check_starttls, proceed_starttls},
     {SMTP_VERB_AUTH, check_any, proceed_unimplemented},
     {SMTP_VERB_BDAT, check_any, proceed_unimplemented},
 };

@@ -7,6 +7,7 @@
 #ifndef SMTP_SMTPD_H
 #define SMTP_SMTPD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/config.h"
@@ -14,11 +15,19 @@
 struct smtp_maildir;
 struct smtp_clients;
 struct smtp_session;
+struct wk_tls;
 
 struct smtp_config {
     struct wk_strlist listen;
-    struct wk_strlist domains; /* accepted recipient domains */
-    const char *hostname;      /* greeting and Received: */
+    struct wk_strlist domains;    /* accepted recipient domains */
+    struct wk_strlist tls_listen; /* implicit TLS (SMTPS, RFC 8314) */
+    struct wk_strlist submission; /* STARTTLS required before MAIL */
+    const char *cert;
+    const char *key;
+    bool self_signed;
+    const char *write_cert;
+    uint64_t handshake_timeout;
+    const char *hostname; /* greeting and Received: */
     const char *maildir;
     const char *log_level;
     uint64_t max_size; /* message limit, announced as SIZE */
@@ -38,6 +47,9 @@ struct smtp_server {
     struct smtp_maildir *maildir;
     struct smtp_clients *clients;
     struct smtp_session *committing; /* sessions whose message waits for the group commit */
+    struct wk_tls *tls;              /* for STARTTLS and implicit TLS; NULL when TLS is off */
+    size_t first_submission;         /* listeners [first, first + n) are submission ports */
+    size_t nsubmission;
 };
 
 #endif

@@ -1,0 +1,97 @@
+"""smtpd with TLS: STARTTLS (RFC 3207) on 25 and the submission port,
+implicit TLS (RFC 8314), and the STARTTLS command-injection class."""
+
+import glob
+import os
+import socket
+import ssl
+import subprocess
+
+import wktest
+from wktest import scaled
+
+HOST = "mx.test"
+
+
+class SmtpTls(wktest.TestCase):
+    def setUp(self):
+        self.maildir = self.make_dir()
+        self.cert = os.path.join(self.make_dir(), "cert.pem")
+        self.srv = self.start_server(
+            ["--maildir", self.maildir, "--hostname", HOST, "--domain", HOST,
+             "--tls-listen", "127.0.0.1:0", "--submission", "127.0.0.1:0", "--self-signed",
+             "--write-cert", self.cert], prog="smtpd", nlisten=3)
+        ports = [wktest.port_of(a) for a, fd in self.srv.listeners]
+        self.plain, self.submission, self.smtps = ports  # plain, then submission, then TLS
+
+    def swaks(self, port, *args):
+        p = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % port, "--from", "s@b.test",
+                            "--helo", "c.test", "--timeout", "20"] + list(args),
+                           capture_output=True, timeout=scaled(60), stdin=subprocess.DEVNULL)
+        return p.returncode, p.stdout.decode("utf-8", "replace")
+
+    def stored(self, folder):
+        paths = glob.glob(os.path.join(self.maildir, folder, "new", "*"))
+        return [open(p, "rb").read() for p in paths]
+
+    def test_starttls_with_swaks(self):
+        rc, out = self.swaks(self.plain, "--to", "a@mx.test", "--tls")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("=== TLS started with cipher TLSv1.3", out)
+        self.assertIn("<~  250 2.0.0 Ok: queued as", out)
+        [msg] = self.stored("a@mx.test")
+        self.assertIn(b" with ESMTPS (TLSv1.3 TLS_", msg)
+
+    def test_implicit_tls_with_swaks(self):
+        rc, out = self.swaks(self.smtps, "--to", "b@mx.test", "--tlsc")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("<~  220 %s ESMTP wellknown" % HOST, out)
+        self.assertEqual(len(self.stored("b@mx.test")), 1)
+
+    def test_submission_requires_tls(self):
+        rc, out = self.swaks(self.submission, "--to", "c@mx.test")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("530 5.7.0", out)
+        rc, out = self.swaks(self.submission, "--to", "c@mx.test", "--tls")
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(len(self.stored("c@mx.test")), 1)
+
+    def test_openssl_s_client_verifies_the_certificate(self):
+        p = subprocess.run(["openssl", "s_client", "-starttls", "smtp", "-connect",
+                            "127.0.0.1:%d" % self.plain, "-CAfile", self.cert,
+                            "-verify_hostname", "localhost", "-verify_return_error"],
+                           input=b"QUIT\r\n", capture_output=True, timeout=scaled(30))
+        out = p.stdout.decode("utf-8", "replace")
+        self.assertIn("Verify return code: 0 (ok)", out)
+
+    def test_injection_after_starttls_is_dropped(self):
+        raw = socket.create_connection(("127.0.0.1", self.plain), timeout=scaled(5))
+        self.addCleanup(raw.close)
+        f = raw.makefile("rb")
+        self.assertTrue(f.readline().startswith(b"220 "))
+        raw.sendall(b"EHLO c\r\n")
+        lines = []
+        while not lines or lines[-1][3:4] != b" ":
+            lines.append(f.readline())
+        self.assertIn(b"250-STARTTLS\r\n", lines)
+        # STARTTLS and a command in one write: the command must never run.
+        raw.sendall(b"STARTTLS\r\nEHLO evil\r\nMAIL FROM:<evil@b.test>\r\n")
+        self.assertEqual(f.readline(), b"220 2.0.0 Ready to start TLS\r\n")
+        ctx = ssl.create_default_context(cafile=self.cert)
+        s = ctx.wrap_socket(raw, server_hostname="localhost")
+        tf = s.makefile("rb")
+        # Had the smuggled EHLO and MAIL been run, their 250s would come first, and RCPT be taken.
+        s.sendall(b"RCPT TO:<x@mx.test>\r\n")
+        self.assertEqual(tf.readline()[:9], b"503 5.5.1")
+        s.sendall(b"EHLO c\r\n")
+        lines = []
+        while not lines or lines[-1][3:4] != b" ":
+            lines.append(tf.readline())
+        self.assertEqual(lines[0], b"250-%s\r\n" % HOST.encode())
+        self.assertNotIn(b"250-STARTTLS\r\n", lines)  # no second STARTTLS
+        s.sendall(b"STARTTLS\r\n")
+        self.assertEqual(tf.readline()[:9], b"503 5.5.1")
+
+
+if __name__ == "__main__":
+    wktest.main()
