@@ -106,9 +106,10 @@ static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
     char **plain = NULL;
     int rc =
         wk_tls_setup(cfg->cert, cfg->key, cfg->self_signed, cfg->write_cert, NULL, 0, &ss.tls, err);
-    if (rc == 0 && ss.tls == NULL && (secure.n || submission.n)) {
+    if (rc == 0 && ss.tls == NULL && (secure.n || submission.n || cfg->require_tls)) {
         snprintf(err, WK_ERR_LEN,
-                 "--tls-listen and --submission need --cert and --key, or --self-signed");
+                 "--tls-listen, --submission and --require-tls need --cert and --key, "
+                 "or --self-signed");
         rc = -EINVAL;
     }
     if (rc == 0 && ss.tls != NULL && secure.n == 0)
@@ -190,6 +191,8 @@ int main(int argc, char **argv)
          "TLS with a certificate made at startup (ECDSA P-256)", 0, 0, false},
         {"write-cert", WK_OPT_STRING, &cfg.write_cert, "FILE", "save the certificate in FILE", 0, 0,
          false},
+        {"require-tls", WK_OPT_FLAG, &cfg.require_tls, NULL,
+         "on every listener, MAIL only after STARTTLS (530 before)", 0, 0, false},
         {"handshake-timeout", WK_OPT_DURATION, &cfg.handshake_timeout, "DUR",
          "time a client has to finish its TLS handshake", 1, 0, false},
         {"hostname", WK_OPT_STRING, &cfg.hostname, "NAME",

@@ -213,19 +213,20 @@ bad:
     return false;
 }
 
-/* A submission listener (587): mail only after STARTTLS (RFC 8314 3.3). */
-static bool on_submission(const struct smtp_session *s)
+/* On a submission listener (RFC 8314 3.3), or with --require-tls: mail only after STARTTLS. */
+static bool needs_tls(const struct smtp_session *s)
 {
     const struct smtp_server *ss = server_of(s);
     size_t i = (size_t)(wk_conn_listener(s->c) - wk_conn_server(s->c)->listeners);
-    return i >= ss->first_submission && i < ss->first_submission + ss->nsubmission;
+    return ss->cfg->require_tls ||
+           (i >= ss->first_submission && i < ss->first_submission + ss->nsubmission);
 }
 
 static bool check_mail(struct smtp_session *s, const struct smtp_command *cmd)
 {
     if (!need_helo(s, cmd))
         return false;
-    if (on_submission(s) && !wk_conn_is_tls(s->c)) {
+    if (needs_tls(s) && !wk_conn_is_tls(s->c)) {
         error(s, 530, "5.7.0", "Must issue a STARTTLS command first");
         return false;
     }

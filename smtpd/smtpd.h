@@ -25,6 +25,7 @@ struct smtp_config {
     const char *cert;
     const char *key;
     bool self_signed;
+    bool require_tls; /* every listener: MAIL only after STARTTLS */
     const char *write_cert;
     uint64_t handshake_timeout;
     const char *hostname; /* greeting and Received: */

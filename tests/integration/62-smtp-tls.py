@@ -56,6 +56,18 @@ class SmtpTls(wktest.TestCase):
         self.assertEqual(rc, 0, out)
         self.assertEqual(len(self.stored("c@mx.test")), 1)
 
+    def test_require_tls_on_port_25(self):
+        srv = self.start_server(["--maildir", self.maildir, "--hostname", HOST, "--domain", HOST,
+                                 "--self-signed", "--tls-listen", "127.0.0.1:0",
+                                 "--submission", "127.0.0.1:0", "--require-tls"],
+                                prog="smtpd", nlisten=3)
+        port = wktest.port_of(srv.listeners[0][0])
+        rc, out = self.swaks(port, "--to", "d@mx.test")
+        self.assertIn("530 5.7.0", out)
+        rc, out = self.swaks(port, "--to", "d@mx.test", "--tls")
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(len(self.stored("d@mx.test")), 1)
+
     def test_openssl_s_client_verifies_the_certificate(self):
         p = subprocess.run(["openssl", "s_client", "-starttls", "smtp", "-connect",
                             "127.0.0.1:%d" % self.plain, "-CAfile", self.cert,
