@@ -278,11 +278,26 @@ int wk_conn_send_file(struct wk_conn *c, int fd, off_t off, size_t len, wk_relea
 {
     if (c->file_fd >= 0)
         return -EBUSY;
+    /*
+     * Over TLS a small body joins the head in the output: one record and one
+     * write for the whole response. If it can't be read now, it is queued.
+     */
+    if (c->ssl != NULL && len > 0 && len <= CONN_TLS_FILE_CHUNK) {
+        char *space;
+        size_t avail;
+        if (wk_buf_reserve(&c->out, len, &space, &avail) == 0 &&
+            pread(fd, space, len, off) == (ssize_t)len) {
+            wk_buf_commit(&c->out, len);
+            c->info.progress += len;
+            len = 0;
+        }
+    }
     if (len == 0) {
         if (release)
             release(arg);
         else
             close(fd);
+        schedule(c);
         return 0;
     }
     c->file_fd = fd;
