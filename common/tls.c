@@ -510,9 +510,11 @@ const char *wk_tls_cipher(const struct ssl_st *ssl)
     return SSL_CIPHER_get_name(SSL_get_current_cipher(ssl));
 }
 
-int wk_tls_setup(const char *cert, const char *key, bool self_signed, const char *write_cert,
-                 const char *const *alpn, size_t nalpn, struct wk_tls **out, char err[WK_ERR_LEN])
+int wk_tls_setup(const struct wk_tls_config *tc, const char *const *alpn, size_t nalpn,
+                 struct wk_tls **out, char err[WK_ERR_LEN])
 {
+    const char *cert = tc->cert, *key = tc->key, *write_cert = tc->write_cert;
+    bool self_signed = tc->self_signed;
     char host[256];
     *out = NULL;
     if (!cert && !key && !self_signed) {

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "common/config.h"
 #include "common/wk.h"
 
 /* Longest host name a self-signed certificate is made for. */
@@ -56,14 +57,48 @@ void *wk_tls_ssl_ctx(const struct wk_tls *t);
  */
 void wk_tls_free(struct wk_tls *t);
 
+/* The TLS options both servers take. */
+struct wk_tls_config {
+    const char *cert;
+    const char *key;
+    bool self_signed;
+    const char *write_cert;
+    uint64_t handshake_timeout; /* ms */
+};
+
+/* Their entries in a server's option table (struct wk_option), for tc. */
+#define WK_TLS_OPTIONS(tc)                                                                         \
+    {"cert", WK_OPT_STRING, &(tc)->cert, "FILE", "TLS certificate chain (PEM)", 0, 0, false},      \
+        {"key", WK_OPT_STRING, &(tc)->key, "FILE", "TLS private key (PEM)", 0, 0, false},          \
+        {"self-signed",                                                                            \
+         WK_OPT_FLAG,                                                                              \
+         &(tc)->self_signed,                                                                       \
+         NULL,                                                                                     \
+         "TLS with a certificate made at startup (ECDSA P-256)",                                   \
+         0,                                                                                        \
+         0,                                                                                        \
+         false},                                                                                   \
+        {"write-cert",                                                                             \
+         WK_OPT_STRING,                                                                            \
+         &(tc)->write_cert,                                                                        \
+         "FILE",                                                                                   \
+         "save that certificate in FILE, for clients to trust",                                    \
+         0,                                                                                        \
+         0,                                                                                        \
+         false},                                                                                   \
+    {                                                                                              \
+        "handshake-timeout", WK_OPT_DURATION, &(tc)->handshake_timeout, "DUR",                     \
+            "time a client has to finish its TLS handshake", 1, 0, false                           \
+    }
+
 /*
  * The TLS context as the command line asks for it: --cert FILE --key FILE,
  * or --self-signed (for this host's name), and --write-cert FILE to save
  * the certificate. Returns 0 with *out NULL when none of them is given (TLS
  * off), 0 with a context, or -errno with a message in err.
  */
-int wk_tls_setup(const char *cert, const char *key, bool self_signed, const char *write_cert,
-                 const char *const *alpn, size_t nalpn, struct wk_tls **out, char err[WK_ERR_LEN]);
+int wk_tls_setup(const struct wk_tls_config *tc, const char *const *alpn, size_t nalpn,
+                 struct wk_tls **out, char err[WK_ERR_LEN]);
 
 /*
  * One TLS session on an accepted, nonblocking socket. The calls below never

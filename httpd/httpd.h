@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/tls.h"
 
 #define HTTP_SERVER_SOFTWARE "wellknown/" WK_VERSION
 
@@ -22,10 +23,7 @@ struct wk_tls;
 struct http_config {
     struct wk_strlist listen;
     struct wk_strlist tls_listen;
-    const char *cert;
-    const char *key;
-    bool self_signed;
-    const char *write_cert;
+    struct wk_tls_config tls;
     const char *root;
     const char *access_log;
     const char *log_level;
@@ -40,7 +38,6 @@ struct http_config {
     uint64_t body_timeout;
     uint64_t send_timeout;
     uint64_t shutdown_timeout;
-    uint64_t handshake_timeout;
 };
 
 struct http_server {

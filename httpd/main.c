@@ -64,7 +64,7 @@ static void server_config(const struct http_config *cfg, struct wk_server_config
     sc->in_max = cfg->max_request_line + cfg->max_header_size + 16 * 1024;
     sc->send_timeout_ms = cfg->send_timeout;
     sc->shutdown_timeout_ms = cfg->shutdown_timeout;
-    sc->handshake_timeout_ms = cfg->handshake_timeout;
+    sc->handshake_timeout_ms = cfg->tls.handshake_timeout;
     sc->defer_accept_s = 1; /* HTTP clients speak first */
 }
 
@@ -74,8 +74,7 @@ static int setup_tls(const struct http_config *cfg, struct wk_tls **tls, struct 
 {
     static const char *const alpn[] = {"http/1.1"};
     static char *default_tls_listen[] = {"[::]:443"};
-    int rc =
-        wk_tls_setup(cfg->cert, cfg->key, cfg->self_signed, cfg->write_cert, alpn, 1, tls, err);
+    int rc = wk_tls_setup(&cfg->tls, alpn, 1, tls, err);
     *secure = cfg->tls_listen;
     if (rc == 0 && *tls == NULL && secure->n > 0) {
         snprintf(err, WK_ERR_LEN, "--tls-listen needs --cert and --key, or --self-signed");
@@ -177,19 +176,13 @@ int main(int argc, char **argv)
         .body_timeout = 30 * SECOND,
         .send_timeout = 30 * SECOND,
         .shutdown_timeout = 10 * SECOND,
-        .handshake_timeout = 10 * SECOND,
+        .tls.handshake_timeout = 10 * SECOND,
     };
     struct wk_option opts[] = {
         {"listen", WK_OPT_LIST, &cfg.listen, "ADDR",
          "listen on ADDR, repeatable (default: [::]:80)", 0, 0, false},
         {"tls-listen", WK_OPT_LIST, &cfg.tls_listen, "ADDR",
          "serve HTTPS on ADDR, repeatable (default: [::]:443 when TLS is on)", 0, 0, false},
-        {"cert", WK_OPT_STRING, &cfg.cert, "FILE", "TLS certificate chain (PEM)", 0, 0, false},
-        {"key", WK_OPT_STRING, &cfg.key, "FILE", "TLS private key (PEM)", 0, 0, false},
-        {"self-signed", WK_OPT_FLAG, &cfg.self_signed, NULL,
-         "TLS with a certificate made at startup (ECDSA P-256)", 0, 0, false},
-        {"write-cert", WK_OPT_STRING, &cfg.write_cert, "FILE",
-         "save the certificate in FILE (to trust it: curl --cacert FILE)", 0, 0, false},
         {"root", WK_OPT_STRING, &cfg.root, "DIR", "serve files from DIR", 0, 0, false},
         {"access-log", WK_OPT_STRING, &cfg.access_log, "FILE",
          "access log: a file, - (stdout) or off", 0, 0, false},
@@ -214,8 +207,7 @@ int main(int argc, char **argv)
          "longest pause of a client reading a response", 1, 0, false},
         {"shutdown-timeout", WK_OPT_DURATION, &cfg.shutdown_timeout, "DUR",
          "on SIGTERM, time given to responses in flight", 0, 0, false},
-        {"handshake-timeout", WK_OPT_DURATION, &cfg.handshake_timeout, "DUR",
-         "time a client has to finish its TLS handshake", 1, 0, false},
+        WK_TLS_OPTIONS(&cfg.tls),
         {"log-level", WK_OPT_STRING, &cfg.log_level, "LEVEL", "error, warn, info or debug", 0, 0,
          false},
     };

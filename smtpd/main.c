@@ -33,7 +33,7 @@ static void server_config(const struct smtp_config *cfg, struct wk_server_config
     sc->send_timeout_ms = cfg->command_timeout;
     /* Pipelined commands, or a DATA chunk: bounded, and read again once consumed. */
     sc->in_max = 64 * 1024;
-    sc->handshake_timeout_ms = cfg->handshake_timeout;
+    sc->handshake_timeout_ms = cfg->tls.handshake_timeout;
     sc->out_max = 256 * 1024;
 }
 
@@ -104,8 +104,7 @@ static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
     static char *default_secure[] = {"[::]:465"}, *default_submission[] = {"[::]:587"};
     struct wk_strlist secure = cfg->tls_listen, submission = cfg->submission;
     char **plain = NULL;
-    int rc =
-        wk_tls_setup(cfg->cert, cfg->key, cfg->self_signed, cfg->write_cert, NULL, 0, &ss.tls, err);
+    int rc = wk_tls_setup(&cfg->tls, NULL, 0, &ss.tls, err);
     if (rc == 0 && ss.tls == NULL && (secure.n || submission.n || cfg->require_tls)) {
         snprintf(err, WK_ERR_LEN,
                  "--tls-listen, --submission and --require-tls need --cert and --key, "
@@ -175,7 +174,7 @@ int main(int argc, char **argv)
         .command_timeout = 5 * MINUTE,
         .data_timeout = 3 * MINUTE,
         .shutdown_timeout = 10 * SECOND,
-        .handshake_timeout = 10 * SECOND,
+        .tls.handshake_timeout = 10 * SECOND,
     };
     struct wk_option opts[] = {
         {"listen", WK_OPT_LIST, &cfg.listen, "ADDR",
@@ -185,16 +184,8 @@ int main(int argc, char **argv)
          false},
         {"submission", WK_OPT_LIST, &cfg.submission, "ADDR",
          "submission on ADDR: STARTTLS required (default: [::]:587 when TLS is on)", 0, 0, false},
-        {"cert", WK_OPT_STRING, &cfg.cert, "FILE", "TLS certificate chain (PEM)", 0, 0, false},
-        {"key", WK_OPT_STRING, &cfg.key, "FILE", "TLS private key (PEM)", 0, 0, false},
-        {"self-signed", WK_OPT_FLAG, &cfg.self_signed, NULL,
-         "TLS with a certificate made at startup (ECDSA P-256)", 0, 0, false},
-        {"write-cert", WK_OPT_STRING, &cfg.write_cert, "FILE", "save the certificate in FILE", 0, 0,
-         false},
         {"require-tls", WK_OPT_FLAG, &cfg.require_tls, NULL,
          "on every listener, MAIL only after STARTTLS (530 before)", 0, 0, false},
-        {"handshake-timeout", WK_OPT_DURATION, &cfg.handshake_timeout, "DUR",
-         "time a client has to finish its TLS handshake", 1, 0, false},
         {"hostname", WK_OPT_STRING, &cfg.hostname, "NAME",
          "name in the greeting and Received: (default: the host name)", 0, 0, false},
         {"domain", WK_OPT_LIST, &cfg.domains, "NAME",
@@ -218,6 +209,7 @@ int main(int argc, char **argv)
          "wait for the next part of a message this long (RFC 5321: 3m)", 1, 0, false},
         {"shutdown-timeout", WK_OPT_DURATION, &cfg.shutdown_timeout, "DUR",
          "on SIGTERM, time given to messages in flight", 0, 0, false},
+        WK_TLS_OPTIONS(&cfg.tls),
         {"log-level", WK_OPT_STRING, &cfg.log_level, "LEVEL", "error, warn, info or debug", 0, 0,
          false},
     };

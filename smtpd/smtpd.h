@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "common/tls.h"
 
 struct smtp_maildir;
 struct smtp_clients;
@@ -22,12 +23,8 @@ struct smtp_config {
     struct wk_strlist domains;    /* accepted recipient domains */
     struct wk_strlist tls_listen; /* implicit TLS (SMTPS, RFC 8314) */
     struct wk_strlist submission; /* STARTTLS required before MAIL */
-    const char *cert;
-    const char *key;
-    bool self_signed;
-    bool require_tls; /* every listener: MAIL only after STARTTLS */
-    const char *write_cert;
-    uint64_t handshake_timeout;
+    struct wk_tls_config tls;
+    bool require_tls;     /* every listener: MAIL only after STARTTLS */
     const char *hostname; /* greeting and Received: */
     const char *maildir;
     const char *log_level;
