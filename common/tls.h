@@ -67,29 +67,17 @@ struct wk_tls_config {
 };
 
 /* Their entries in a server's option table (struct wk_option), for tc. */
-#define WK_TLS_OPTIONS(tc)                                                                         \
-    {"cert", WK_OPT_STRING, &(tc)->cert, "FILE", "TLS certificate chain (PEM)", 0, 0, false},      \
-        {"key", WK_OPT_STRING, &(tc)->key, "FILE", "TLS private key (PEM)", 0, 0, false},          \
-        {"self-signed",                                                                            \
-         WK_OPT_FLAG,                                                                              \
-         &(tc)->self_signed,                                                                       \
-         NULL,                                                                                     \
-         "TLS with a certificate made at startup (ECDSA P-256)",                                   \
-         0,                                                                                        \
-         0,                                                                                        \
-         false},                                                                                   \
-        {"write-cert",                                                                             \
-         WK_OPT_STRING,                                                                            \
-         &(tc)->write_cert,                                                                        \
-         "FILE",                                                                                   \
-         "save that certificate in FILE, for clients to trust",                                    \
-         0,                                                                                        \
-         0,                                                                                        \
-         false},                                                                                   \
-    {                                                                                              \
-        "handshake-timeout", WK_OPT_DURATION, &(tc)->handshake_timeout, "DUR",                     \
-            "time a client has to finish its TLS handshake", 1, 0, false                           \
-    }
+/* clang-format off */
+#define WK_TLS_OPTIONS(tc)                                                                        \
+    {"cert", WK_OPT_STRING, &(tc)->cert, "FILE", "TLS certificate chain (PEM)", 0, 0, false},     \
+    {"key", WK_OPT_STRING, &(tc)->key, "FILE", "TLS private key (PEM)", 0, 0, false},             \
+    {"self-signed", WK_OPT_FLAG, &(tc)->self_signed, NULL,                                        \
+     "TLS with a certificate made at startup (ECDSA P-256)", 0, 0, false},                        \
+    {"write-cert", WK_OPT_STRING, &(tc)->write_cert, "FILE",                                      \
+     "save that certificate in FILE, for clients to trust", 0, 0, false},                         \
+    {"handshake-timeout", WK_OPT_DURATION, &(tc)->handshake_timeout, "DUR",                       \
+     "time a client has to finish its TLS handshake", 1, 0, false}
+/* clang-format on */
 
 /*
  * The TLS context as the command line asks for it: --cert FILE --key FILE,
