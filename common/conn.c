@@ -369,14 +369,18 @@ void wk_conn_close(struct wk_conn *c, const char *reason)
     if (wk_log_enabled(WK_LOG_INFO)) {
         char peer[WK_ADDR_STRLEN];
         wk_conn_format_peer(c, peer, sizeof peer);
-        wk_log(
-            WK_LOG_INFO,
-            "close fd=%d listener=%s client=%s reason=%s in=%llu out=%llu ms=%llu open=%zu%s%s%s%s",
-            c->info.fd, c->listener->name, peer, reason, (unsigned long long)c->info.bytes_in,
-            (unsigned long long)c->info.bytes_out,
-            (unsigned long long)(wk_loop_now(srv->loop) - c->info.accepted_ms), srv->open - 1,
-            c->info.tls_version ? " tls=" : "", c->info.tls_version ? c->info.tls_version : "",
-            c->info.tls_cipher ? " cipher=" : "", c->info.tls_cipher ? c->info.tls_cipher : "");
+        wk_log(WK_LOG_INFO,
+               "close fd=%d listener=%s client=%s reason=%s in=%llu out=%llu ms=%llu "
+               "open=%zu%s%s%s%s%s",
+               c->info.fd, c->listener->name, peer, reason, (unsigned long long)c->info.bytes_in,
+               (unsigned long long)c->info.bytes_out,
+               (unsigned long long)(wk_loop_now(srv->loop) - c->info.accepted_ms), srv->open - 1,
+               c->info.tls_version ? " tls=" : "", c->info.tls_version ? c->info.tls_version : "",
+               c->info.tls_cipher ? " cipher=" : "", c->info.tls_cipher ? c->info.tls_cipher : "",
+               /* how file bodies went: sendfile() through kernel TLS, or read and SSL_write() */
+               c->info.tls_version == NULL ? ""
+               : c->info.tls_ktls          ? " ktls=on"
+                                           : " ktls=off");
     }
     if (c->ssl != NULL) {
         wk_tls_shutdown(c->ssl);
@@ -470,6 +474,7 @@ static ssize_t tls_ready(struct wk_conn *c, bool reading)
     /* Static strings of OpenSSL's: they outlive the session. */
     c->info.tls_version = wk_tls_version(c->ssl);
     c->info.tls_cipher = wk_tls_cipher(c->ssl);
+    c->info.tls_ktls = wk_tls_ktls_send(c->ssl);
     return 0;
 }
 
@@ -487,17 +492,21 @@ static ssize_t conn_send(struct wk_conn *c, const char *p, size_t n, bool more)
     return rc < 0 ? tls_blocked(c, rc, false) : rc;
 }
 
-/* Receives up to n bytes. Returns the count, 0 at the end, or -errno (-EAGAIN: wait). */
-static ssize_t conn_recv(struct wk_conn *c, char *p, size_t n)
+/*
+ * Receives up to n bytes. Returns the count, 0 at the end, or -errno (-EAGAIN:
+ * wait). After bytes, *drained says whether nothing more was there to read.
+ */
+static ssize_t conn_recv(struct wk_conn *c, char *p, size_t n, bool *drained)
 {
     if (c->ssl == NULL) {
         ssize_t r = read(c->info.fd, p, n);
+        *drained = r >= 0 && (size_t)r < n;
         return r < 0 ? (errno == EINTR ? -EINTR : -errno) : r;
     }
     ssize_t rc = tls_ready(c, true);
     if (rc < 0)
         return rc;
-    rc = wk_tls_read(c->ssl, p, n);
+    rc = wk_tls_read(c->ssl, p, n, drained);
     return rc < 0 ? tls_blocked(c, rc, true) : rc;
 }
 
@@ -516,9 +525,18 @@ static int write_mem(struct wk_conn *c)
     return 0;
 }
 
-/* TLS: the file through user space, a chunk at a time (a retry reads the same bytes again). */
+/*
+ * TLS: the file by sendfile() when the kernel does the encryption, else
+ * through user space a chunk at a time (a retry reads the same bytes again).
+ */
 static ssize_t tls_send_file(struct wk_conn *c, size_t chunk)
 {
+    if (c->info.tls_ktls) {
+        ssize_t w = wk_tls_sendfile(c->ssl, c->file_fd, c->file_off, chunk);
+        if (w > 0)
+            c->file_off += w;
+        return w < 0 ? tls_blocked(c, w, false) : w;
+    }
     char buf[CONN_TLS_FILE_CHUNK];
     size_t n = chunk < sizeof buf ? chunk : sizeof buf;
     ssize_t r = pread(c->file_fd, buf, n, c->file_off);
@@ -678,7 +696,8 @@ static void conn_read(struct wk_conn *c)
             wk_conn_close(c, "out-of-memory");
             return;
         }
-        ssize_t n = conn_recv(c, space, avail);
+        bool drained = false;
+        ssize_t n = conn_recv(c, space, avail, &drained);
         if (n < 0) {
             if (n == -EINTR)
                 continue;
@@ -704,8 +723,8 @@ static void conn_read(struct wk_conn *c)
              * A short read drained the socket, unless a FIN waits behind the
              * data: its edge came with the data's, so read on to see it.
              */
-            if ((size_t)n < avail && !c->fin_queued && c->ssl == NULL)
-                c->readable = false; /* TLS reads one record at a time: read on to EAGAIN */
+            if (drained && !c->fin_queued)
+                c->readable = false;
         }
         c->srv->ops->on_data(c);
         if (!c->readable)

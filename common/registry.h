@@ -6,6 +6,7 @@
 #ifndef WK_REGISTRY_H
 #define WK_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -25,6 +26,7 @@ struct wk_conn_info {
     uint64_t total;          /* phase-specific: their expected total, 0 if unknown */
     const char *tls_version; /* "TLSv1.3" once a TLS handshake is done, else NULL */
     const char *tls_cipher;  /* its cipher suite, else NULL */
+    bool tls_ktls;           /* TLS: the kernel encrypts what is sent (file bodies by sendfile) */
 };
 
 struct wk_registry {

@@ -121,6 +121,8 @@ static int configure(SSL_CTX *ctx, char err[WK_ERR_LEN])
                                  SSL_OP_IGNORE_UNEXPECTED_EOF);
     /* Clients pick among suites that are all strong; the intermediate profile leaves it to them. */
     SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* Whole records in one read(), and more of them when they are there. */
+    SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     SSL_CTX_sess_set_cache_size(ctx, SESSION_CACHE_SIZE);
     return 0;
@@ -412,6 +414,21 @@ void wk_tls_free(struct wk_tls *t)
     free(t);
 }
 
+/* What the last read() under an SSL_read did, seen through the socket BIO's callback. */
+struct read_watch {
+    bool short_read; /* it returned fewer bytes than asked for: the socket was drained */
+};
+
+static long watch_read(BIO *b, int oper, const char *argp, size_t len, int argi, long argl, int ret,
+                       size_t *processed)
+{
+    (void)argp, (void)argi, (void)argl;
+    struct read_watch *w = (struct read_watch *)BIO_get_callback_arg(b);
+    if (w != NULL && oper == (BIO_CB_READ | BIO_CB_RETURN))
+        w->short_read = ret > 0 ? *processed < len : BIO_should_retry(b);
+    return ret;
+}
+
 struct ssl_st *wk_tls_session_new(struct wk_tls *t, int fd)
 {
     SSL *ssl = SSL_new(t->ctx);
@@ -425,6 +442,7 @@ struct ssl_st *wk_tls_session_new(struct wk_tls *t, int fd)
     SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_set_accept_state(ssl);
     SSL_set_app_data(ssl, t);
+    BIO_set_callback_ex(SSL_get_rbio(ssl), watch_read);
     t->refs++;
     return ssl;
 }
@@ -459,13 +477,20 @@ int wk_tls_handshake(struct ssl_st *ssl)
     return rc == 0 ? -EPROTO : rc;
 }
 
-ssize_t wk_tls_read(struct ssl_st *ssl, void *buf, size_t n)
+ssize_t wk_tls_read(struct ssl_st *ssl, void *buf, size_t n, bool *drained)
 {
     size_t got = 0;
+    struct read_watch w = {.short_read = false};
+    BIO *rbio = SSL_get_rbio(ssl);
+    BIO_set_callback_arg(rbio, (char *)&w);
     errno = 0;
     int ret = SSL_read_ex(ssl, buf, n, &got);
-    if (ret == 1)
+    BIO_set_callback_arg(rbio, NULL);
+    if (ret == 1) {
+        /* Nothing left in OpenSSL's buffer, and the socket had no more: no need to ask again. */
+        *drained = w.short_read && !SSL_has_pending(ssl);
         return (ssize_t)got;
+    }
     int rc = io_error(ssl, ret);
     /* A peer that closes the TCP connection without close_notify: the end, as for plain TCP. */
     if (rc == -ECONNRESET && errno == 0)
@@ -481,6 +506,26 @@ ssize_t wk_tls_write(struct ssl_st *ssl, const void *buf, size_t n)
     if (ret == 1)
         return (ssize_t)put;
     int rc = io_error(ssl, ret);
+    return rc == 0 ? -EPIPE : rc;
+}
+
+bool wk_tls_ktls_send(struct ssl_st *ssl)
+{
+    return BIO_get_ktls_send(SSL_get_wbio(ssl)) == 1;
+}
+
+ssize_t wk_tls_sendfile(struct ssl_st *ssl, int fd, off_t off, size_t n)
+{
+    errno = 0;
+    ossl_ssize_t ret = SSL_sendfile(ssl, fd, off, n, 0);
+    if (ret > 0)
+        return (ssize_t)ret;
+    /* SSL_sendfile() leaves a would-block in errno rather than in SSL_get_error(). */
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        ERR_clear_error();
+        return WK_TLS_WANT_WRITE;
+    }
+    int rc = io_error(ssl, ret < 0 ? -1 : 0);
     return rc == 0 ? -EPIPE : rc;
 }
 

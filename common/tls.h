@@ -104,8 +104,13 @@ struct ssl_st *wk_tls_session_new(struct wk_tls *t, int fd);
 /* Runs the handshake. Returns 0 when done, WANT_*, or -EPROTO. */
 int wk_tls_handshake(struct ssl_st *ssl);
 
-/* Reads plaintext. Returns bytes (> 0), 0 at the end (close_notify or EOF), WANT_*, or -errno. */
-ssize_t wk_tls_read(struct ssl_st *ssl, void *buf, size_t n);
+/*
+ * Reads plaintext. Returns bytes (> 0), 0 at the end (close_notify or EOF),
+ * WANT_*, or -errno. After bytes, *drained says whether the socket and
+ * OpenSSL's buffer were both found empty, so that reading again would only
+ * wait (for an edge-triggered loop, the read that saves a system call).
+ */
+ssize_t wk_tls_read(struct ssl_st *ssl, void *buf, size_t n, bool *drained);
 
 /*
  * Writes plaintext; may write part of it. After a WANT_* result, call again
@@ -113,6 +118,19 @@ ssize_t wk_tls_read(struct ssl_st *ssl, void *buf, size_t n);
  * or -errno.
  */
 ssize_t wk_tls_write(struct ssl_st *ssl, const void *buf, size_t n);
+
+/*
+ * Whether the kernel encrypts what this session sends (kernel TLS, set up by
+ * OpenSSL after the handshake when the kernel has the "tls" module and the
+ * cipher allows it). Only then can wk_tls_sendfile() be used.
+ */
+bool wk_tls_ktls_send(struct ssl_st *ssl);
+
+/*
+ * Sends up to n bytes of file fd from offset off with sendfile(2), encrypted
+ * by the kernel. Returns bytes (> 0), WK_TLS_WANT_WRITE, or -errno.
+ */
+ssize_t wk_tls_sendfile(struct ssl_st *ssl, int fd, off_t off, size_t n);
 
 /* Sends close_notify if it can without blocking. */
 void wk_tls_shutdown(struct ssl_st *ssl);

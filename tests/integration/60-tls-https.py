@@ -66,7 +66,40 @@ class Https(wktest.TestCase):
         p = self.curl("--tlsv1.3", "https://localhost:%d/hello.txt" % self.tls_port)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.srv.wait_log(r"^httpd close fd=\d+ listener=127\.0\.0\.1:%d .* tls=TLSv1\.3 "
-                          r"cipher=TLS_\w+$" % self.tls_port)
+                          r"cipher=TLS_\w+ ktls=(on|off)$" % self.tls_port)
+
+    def test_close_line_names_the_file_path(self):
+        # ktls=on where the kernel's "tls" module is loaded (AES-GCM); else the bodies are
+        # read and written by SSL_write, and the 1 MiB body still arrives whole.
+        with open("/proc/sys/net/ipv4/tcp_available_ulp") as f:
+            kernel_tls = "tls" in f.read().split()
+        p = self.curl("--tlsv1.3", "--tls13-ciphers", "TLS_AES_128_GCM_SHA256",
+                      "https://localhost:%d/big.bin" % self.tls_port)
+        self.assertEqual(p.stdout, BIG, p.stderr)
+        m = self.srv.wait_log(r"^httpd close .* out=\d{7,} .* ktls=(on|off)$")
+        self.assertEqual(m.group(1), "on" if kernel_tls else "off", m.group(0))
+
+    def test_records_together_in_one_segment(self):
+        # Two requests in two TLS records in one TCP segment: the second must not wait in
+        # OpenSSL's buffer for an edge that never comes.
+        import ssl
+        ctx = ssl.create_default_context(cafile=self.cert)
+        raw = socket.create_connection(("127.0.0.1", self.tls_port), timeout=scaled(5))
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+            for path in ("/hello.txt", "/missing"):
+                s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+            statuses = []
+            with s.makefile("rb") as f:
+                for _ in range(2):
+                    statuses.append(f.readline().split()[1])
+                    length = 0
+                    for line in iter(f.readline, b"\r\n"):
+                        if line.lower().startswith(b"content-length:"):
+                            length = int(line.split(b":")[1])
+                    f.read(length)
+            self.assertEqual(statuses, [b"200", b"404"])
 
     def test_silent_client_is_dropped_at_the_handshake_timeout(self):
         with socket.create_connection(("127.0.0.1", self.tls_port), timeout=scaled(10)) as s:
