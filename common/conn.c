@@ -364,6 +364,8 @@ void wk_conn_close(struct wk_conn *c, const char *reason)
     struct wk_server *srv = c->srv;
     c->closed = true;
     c->reason = reason;
+    if (c->handshaking)
+        c->listener->registry.tls_failures++;
     wk_loop_timer_stop(srv->loop, &c->timer);
     wk_registry_remove(&c->listener->registry, &c->info);
     if (wk_log_enabled(WK_LOG_INFO)) {
@@ -470,6 +472,8 @@ static ssize_t tls_ready(struct wk_conn *c, bool reading)
     if (rc < 0)
         return tls_blocked(c, rc, reading);
     c->handshaking = false;
+    c->info.tls_handshaking = false;
+    c->listener->registry.tls_handshakes++;
     wk_conn_set_timeout(c, c->after_handshake_ms);
     /* Static strings of OpenSSL's: they outlive the session. */
     c->info.tls_version = wk_tls_version(c->ssl);
@@ -580,6 +584,7 @@ static int begin_tls(struct wk_conn *c, struct wk_tls *tls)
     if (c->ssl == NULL)
         return -ENOMEM;
     c->handshaking = true;
+    c->info.tls_handshaking = true;
     c->deadline = wk_loop_now(c->srv->loop) + c->srv->cfg.handshake_timeout_ms;
     arm(c);
     return 0;

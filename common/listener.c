@@ -30,6 +30,10 @@ static void explain_bind_error(const struct wk_listener *l, int e, char err[WK_E
                  l->name);
         return;
     }
+    if (e == EADDRINUSE && l->addr.u.sa.sa_family == AF_UNIX) {
+        snprintf(err, WK_ERR_LEN, "%s: another server is listening on this socket", l->name);
+        return;
+    }
     if (e == EADDRINUSE) {
         snprintf(err, WK_ERR_LEN, "%s: address already in use (see: ss -tlnp 'sport = :%u')",
                  l->name, port);
@@ -38,15 +42,26 @@ static void explain_bind_error(const struct wk_listener *l, int e, char err[WK_E
     snprintf(err, WK_ERR_LEN, "%s: %s", l->name, strerror(e));
 }
 
-/* Removes a stale socket file left by a previous run, but nothing else. */
-static int unlink_stale_socket(const char *path)
+/*
+ * Removes a stale socket file left by a previous run, but nothing else: not
+ * another kind of file, and not the socket of a server still listening.
+ */
+static int unlink_stale_socket(const struct sockaddr_un *un)
 {
     struct stat st;
-    if (lstat(path, &st) < 0)
+    if (lstat(un->sun_path, &st) < 0)
         return errno == ENOENT ? 0 : -errno;
     if (!S_ISSOCK(st.st_mode))
         return -EEXIST;
-    return unlink(path) < 0 ? -errno : 0;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    int rc = connect(fd, (const struct sockaddr *)un, sizeof *un);
+    int e = errno;
+    close(fd);
+    if (rc == 0 || e == EAGAIN)
+        return -EADDRINUSE; /* someone answers (or would, with a full backlog) */
+    return unlink(un->sun_path) < 0 ? -errno : 0;
 }
 
 static int bind_and_listen(struct wk_listener *l, int backlog)
@@ -65,7 +80,7 @@ static int bind_and_listen(struct wk_listener *l, int backlog)
     if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) < 0)
         goto fail;
     if (family == AF_UNIX) {
-        int rc = unlink_stale_socket(l->addr.u.un.sun_path);
+        int rc = unlink_stale_socket(&l->addr.u.un);
         if (rc < 0) {
             close(fd);
             return rc;

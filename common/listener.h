@@ -40,6 +40,7 @@ struct wk_listener {
     bool paused;                 /* paused by the owner */
     bool deferred;               /* TCP_DEFER_ACCEPT: accepted sockets have data waiting */
     struct wk_tls *tls;          /* TLS context of a TLS listener (not owned), else NULL */
+    const char *service;         /* what the protocol serves here ("http", "smtps"), or NULL */
     struct wk_registry registry; /* its open connections */
 };
 

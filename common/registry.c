@@ -11,6 +11,8 @@ void wk_registry_init(struct wk_registry *r)
     r->open = 0;
     r->accepted = 0;
     r->closed = 0;
+    r->bytes_in = r->bytes_out = 0;
+    r->tls_handshakes = r->tls_failures = 0;
 }
 
 void wk_registry_add(struct wk_registry *r, struct wk_conn_info *info)
@@ -30,4 +32,6 @@ void wk_registry_remove(struct wk_registry *r, struct wk_conn_info *info)
     info->prev = info->next = NULL;
     r->open--;
     r->closed++;
+    r->bytes_in += info->bytes_in;
+    r->bytes_out += info->bytes_out;
 }

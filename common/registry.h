@@ -26,6 +26,7 @@ struct wk_conn_info {
     uint64_t total;          /* phase-specific: their expected total, 0 if unknown */
     const char *tls_version; /* "TLSv1.3" once a TLS handshake is done, else NULL */
     const char *tls_cipher;  /* its cipher suite, else NULL */
+    bool tls_handshaking;    /* TLS: the handshake is under way */
     bool tls_ktls;           /* TLS: the kernel encrypts what is sent (file bodies by sendfile) */
 };
 
@@ -34,6 +35,10 @@ struct wk_registry {
     size_t open;
     uint64_t accepted;
     uint64_t closed;
+    uint64_t bytes_in; /* of the connections closed so far */
+    uint64_t bytes_out;
+    uint64_t tls_handshakes; /* TLS handshakes completed */
+    uint64_t tls_failures;   /* and failed or timed out */
 };
 
 void wk_registry_init(struct wk_registry *r);

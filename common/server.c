@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -189,6 +190,9 @@ int wk_server_init(struct wk_server *srv, const struct wk_server_config *cfg,
     srv->cfg = *cfg;
     srv->ops = ops;
     srv->data = data;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    srv->started_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
     signal(SIGPIPE, SIG_IGN); /* sendfile() to a closed socket would raise it */
     raise_fd_limit();
     srv->loop = wk_loop_new(err);

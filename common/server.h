@@ -61,6 +61,7 @@ struct wk_server {
     void *before_flush_arg;
     wk_server_reload_fn *on_reload;
     void *on_reload_arg;
+    uint64_t started_ms; /* wall clock at wk_server_init(), ms since the epoch */
 };
 
 /* Fills cfg with the defaults. */

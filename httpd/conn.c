@@ -5,7 +5,12 @@
  *   idle --first byte--> head --head complete--> (answer) --+--> idle (keep-alive)
  *                                                            +--> body (discard) --> idle
  *                                                            +--> finish (close)
+ *                                                            +--> wait --resume--> (answer)
+ *                                                            +--> events (until closed)
  *
+ * A dashboard answer may need smtpd's status first: the connection waits,
+ * reading nothing, until http_conn_resume(). An event stream keeps the
+ * connection until the client leaves; whatever it sends is discarded.
  * Pipelined requests wait in the input buffer while a response is being
  * written, and are answered when the output drains, so responses leave in
  * request order.
@@ -17,6 +22,7 @@
 #include "common/log.h"
 #include "common/server.h"
 #include "httpd/accesslog.h"
+#include "httpd/dashboard.h"
 #include "httpd/file.h"
 #include "httpd/httpd.h"
 #include "httpd/request.h"
@@ -26,6 +32,8 @@ enum http_state {
     HTTP_STATE_IDLE,
     HTTP_STATE_HEAD,
     HTTP_STATE_BODY,
+    HTTP_STATE_WAIT,   /* the answer waits for data from elsewhere */
+    HTTP_STATE_EVENTS, /* an event stream: output only */
 };
 
 struct http_conn {
@@ -76,8 +84,23 @@ static void answer_options(struct http_txn *t)
     http_response_head(t, &r);
 }
 
+/* After the answer: logs and counts it, unless it is still to come. */
+static void answered(struct wk_conn *c, struct http_conn *h, struct http_txn *t)
+{
+    if (t->wait) {
+        h->state = HTTP_STATE_WAIT;
+        wk_conn_pause_read(c, true);
+        wk_conn_set_timeout(c, 0); /* the wait is bounded by the dashboard */
+        return;
+    }
+    h->keep_alive = t->keep_alive;
+    if (t->status >= 100 && t->status < 600)
+        t->srv->requests[t->status / 100]++;
+    http_accesslog_add(t->srv->alog, t);
+}
+
 /* Answers a complete request: status 0 serves it, another status refuses it. */
-static void answer(struct wk_conn *c, struct http_conn *h, int status)
+static void answer(struct wk_conn *c, struct http_conn *h, int status, bool resumed)
 {
     struct http_request *r = &h->req;
     struct http_txn t = {
@@ -87,15 +110,20 @@ static void answer(struct wk_conn *c, struct http_conn *h, int status)
         .data = wk_buf_data(wk_conn_in(c)),
         .head_only = r->parser.method == HTTP_HEAD,
         .keep_alive = http_request_keep_alive(r) && !wk_conn_server(c)->stopping,
+        .resumed = resumed,
     };
     if (status != 0)
         http_response_error(&t, status, NULL);
     else if (r->parser.method == HTTP_OPTIONS)
         answer_options(&t);
-    else
+    else if (t.srv->dash == NULL || !http_dashboard_handle(t.srv->dash, &t))
         http_file_handle(&t);
-    h->keep_alive = t.keep_alive;
-    http_accesslog_add(t.srv->alog, &t);
+    answered(c, h, &t);
+    if (t.stream) {
+        h->state = HTTP_STATE_EVENTS;
+        wk_conn_set_phase(c, "events", 0, 0);
+        wk_conn_set_timeout(c, 0); /* a dead viewer is found by the send timeout */
+    }
 }
 
 /* Answers a request the parser refused; the connection closes after it. */
@@ -109,7 +137,7 @@ static void answer_bad(struct wk_conn *c, struct http_conn *h, int status, const
         .keep_alive = false,
     };
     http_response_error(&t, status, NULL);
-    http_accesslog_add(t.srv->alog, &t);
+    answered(c, h, &t);
     if (wk_log_enabled(WK_LOG_INFO)) {
         char peer[WK_ADDR_STRLEN];
         wk_conn_format_peer(c, peer, sizeof peer);
@@ -137,15 +165,25 @@ static const char *reason_of(int status)
     }
 }
 
-/* The request and its body are done: drop them from the input and go on. */
-static void complete(struct wk_conn *c, struct http_conn *h)
+/*
+ * The request and its body are done: drop them from the input and go on.
+ * Returns false when nothing more is to be read now (waiting, or streaming).
+ */
+static bool complete(struct wk_conn *c, struct http_conn *h)
 {
+    if (h->state == HTTP_STATE_WAIT)
+        return false;
     wk_buf_consume(wk_conn_in(c), h->req.parsed);
+    if (h->state == HTTP_STATE_EVENTS) {
+        wk_buf_reset(wk_conn_in(c)); /* requests behind a stream are never answered */
+        return false;
+    }
     if (!h->keep_alive || wk_conn_server(c)->stopping) {
         wk_conn_finish(c, h->keep_alive ? "shutdown" : "close");
-        return;
+        return false;
     }
     enter_idle(c, h);
+    return true;
 }
 
 /* Reads a request's head and answers it. Returns true if it got anywhere. */
@@ -174,9 +212,8 @@ static bool read_head(struct wk_conn *c, struct http_conn *h)
         return false;
     }
     if (rc == HTTP_PARSE_DONE) {
-        answer(c, h, status);
-        complete(c, h);
-        return true;
+        answer(c, h, status, false);
+        return complete(c, h);
     }
     /* A body follows: read (and discard) it all, then answer. */
     if (http_request_has(&h->req, HTTP_H_EXPECT)) {
@@ -203,9 +240,8 @@ static bool read_body(struct wk_conn *c, struct http_conn *h)
     wk_buf_cut(in, r->head_len, r->parsed - r->head_len);
     r->parsed = r->head_len;
     if (rc == HTTP_PARSE_DONE) {
-        answer(c, h, 0);
-        complete(c, h);
-        return true;
+        answer(c, h, 0, false);
+        return complete(c, h);
     }
     if (wk_conn_peer_closed(c)) {
         wk_conn_close(c, "eof-in-body");
@@ -220,8 +256,14 @@ static bool read_body(struct wk_conn *c, struct http_conn *h)
 static void process(struct wk_conn *c)
 {
     struct http_conn *h = wk_conn_proto(c);
+    if (h->state == HTTP_STATE_EVENTS) {
+        wk_buf_reset(wk_conn_in(c));
+        if (wk_conn_peer_closed(c))
+            wk_conn_close(c, "eof");
+        return;
+    }
     for (;;) {
-        if (wk_conn_is_closing(c))
+        if (wk_conn_is_closing(c) || h->state == HTTP_STATE_WAIT)
             return;
         if (wk_conn_is_write_blocked(c)) {
             wk_conn_pause_read(c, true); /* on_drain picks up again */
@@ -247,9 +289,23 @@ static void on_data(struct wk_conn *c)
     process(c);
 }
 
+void http_conn_resume(struct wk_conn *c)
+{
+    struct http_conn *h = wk_conn_proto(c);
+    if (h->state != HTTP_STATE_WAIT || wk_conn_is_closing(c))
+        return;
+    h->state = HTTP_STATE_HEAD;
+    wk_conn_pause_read(c, false);
+    answer(c, h, 0, true);
+    if (complete(c, h))
+        process(c);
+}
+
 static void on_drain(struct wk_conn *c)
 {
     struct http_conn *h = wk_conn_proto(c);
+    if (h->state == HTTP_STATE_WAIT || h->state == HTTP_STATE_EVENTS)
+        return;
     wk_conn_pause_read(c, false);
     if (h->state == HTTP_STATE_IDLE && wk_buf_len(wk_conn_in(c)) == 0) {
         enter_idle(c, h);
@@ -282,14 +338,20 @@ static void on_timeout(struct wk_conn *c)
 static void on_shutdown(struct wk_conn *c)
 {
     struct http_conn *h = wk_conn_proto(c);
-    if (h->state == HTTP_STATE_IDLE && !wk_conn_output_pending(c))
+    if (h->state == HTTP_STATE_EVENTS)
+        wk_conn_finish(c, "shutdown");
+    else if (h->state == HTTP_STATE_IDLE && !wk_conn_output_pending(c))
         wk_conn_close(c, "shutdown");
     /* Otherwise the request in progress is answered with "Connection: close". */
 }
 
 static void on_close(struct wk_conn *c)
 {
-    WK_UNUSED(c); /* nothing of its own to release: the request lives in the conn */
+    struct http_conn *h = wk_conn_proto(c);
+    struct http_server *hs = server_of(c);
+    /* Nothing else of its own to release: the request lives in the conn. */
+    if (hs->dash != NULL && (h->state == HTTP_STATE_WAIT || h->state == HTTP_STATE_EVENTS))
+        http_dashboard_forget(hs->dash, c);
 }
 
 const struct wk_conn_ops http_conn_ops = {

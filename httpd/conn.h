@@ -11,4 +11,11 @@
 /* The ops table httpd hands to wk_server; the server's data is a struct http_server. */
 extern const struct wk_conn_ops http_conn_ops;
 
+/*
+ * Answers again the request c waits with (its handler set t->wait), now
+ * with t->resumed set, then goes on with the requests behind it. A no-op if
+ * c does not wait.
+ */
+void http_conn_resume(struct wk_conn *c);
+
 #endif

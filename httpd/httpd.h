@@ -17,6 +17,7 @@
 #define HTTP_SERVER_SOFTWARE "wellknown/" WK_VERSION
 
 struct http_accesslog;
+struct http_dashboard;
 struct http_filecache;
 struct wk_tls;
 
@@ -38,6 +39,10 @@ struct http_config {
     uint64_t body_timeout;
     uint64_t send_timeout;
     uint64_t shutdown_timeout;
+    const char *status_socket; /* httpd's own, or NULL */
+    const char *smtpd_status;  /* smtpd's, for the socket view, or NULL */
+    struct wk_strlist dashboard_allow;
+    bool no_dashboard;
 };
 
 struct http_server {
@@ -46,6 +51,8 @@ struct http_server {
     struct http_accesslog *alog;  /* NULL when the access log is off */
     struct http_filecache *files; /* open files of the docroot */
     struct wk_tls *tls;           /* the HTTPS context, NULL when TLS is off */
+    struct http_dashboard *dash;  /* the routes under /-/, NULL when off */
+    uint64_t requests[6];         /* requests answered, by status class (index 1 to 5) */
     time_t date_at;               /* the second date was made for */
     char date[WK_CLOCK_IMF_LEN];  /* Date header value, remade once a second */
 };

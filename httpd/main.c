@@ -13,9 +13,11 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/status.h"
 #include "common/server.h"
 #include "common/tls.h"
 #include "httpd/accesslog.h"
+#include "httpd/dashboard.h"
 #include "httpd/conn.h"
 #include "httpd/filecache.h"
 #include "httpd/httpd.h"
@@ -104,8 +106,52 @@ static void reload(struct wk_server *srv, void *arg)
     wk_log(WK_LOG_INFO, "reload tls=new");
 }
 
+/* Who may see /-/: the private ranges, or the networks given. */
+static int dashboard_config(const struct http_config *cfg, struct http_dashboard_config *dc,
+                            char err[WK_ERR_LEN])
+{
+    dc->smtpd_status = strcmp(cfg->smtpd_status, "off") == 0 ? NULL : cfg->smtpd_status;
+    if (cfg->dashboard_allow.n == 0) {
+        wk_cidr_list_private(&dc->allow);
+        return 0;
+    }
+    wk_cidr_list_init(&dc->allow);
+    for (size_t i = 0; i < cfg->dashboard_allow.n; i++) {
+        const char *v = cfg->dashboard_allow.v[i];
+        int rc = wk_cidr_list_parse(&dc->allow, v, strlen(v), err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* The dashboard, and httpd's status socket. */
+static int open_dashboard(struct http_server *hs, struct wk_server *srv,
+                          const struct http_dashboard_config *dc, struct wk_status_server *self,
+                          struct wk_status **status, char err[WK_ERR_LEN])
+{
+    const struct http_config *cfg = hs->cfg;
+    for (size_t i = 0; i < srv->nlisteners; i++)
+        srv->listeners[i].service = srv->listeners[i].tls ? "https" : "http";
+    if (!cfg->no_dashboard && http_dashboard_new(srv, dc, &hs->dash) < 0) {
+        snprintf(err, WK_ERR_LEN, "dashboard: out of memory");
+        return -ENOMEM;
+    }
+    if (strcmp(cfg->status_socket, "off") == 0)
+        return 0;
+    *self = (struct wk_status_server){srv, "httpd", http_dashboard_metrics, hs};
+    int rc =
+        wk_status_open(srv->loop, cfg->status_socket, wk_status_server_answer, self, status, err);
+    if (rc == 0)
+        wk_log(WK_LOG_INFO, "status path=%s", cfg->status_socket);
+    return rc;
+}
+
 static int run(struct http_config *cfg, bool check_only, char err[WK_ERR_LEN])
 {
+    struct http_dashboard_config dc;
+    struct wk_status_server self;
+    struct wk_status *status = NULL;
     struct http_server hs = {.cfg = cfg, .root_fd = -1};
     struct wk_server srv = {0};
     struct wk_server_config sc;
@@ -116,6 +162,8 @@ static int run(struct http_config *cfg, bool check_only, char err[WK_ERR_LEN])
     if (listen.n == 0)
         listen = (struct wk_strlist){default_listen, 1};
     int rc = setup_tls(cfg, &hs.tls, &secure, err);
+    if (rc == 0)
+        rc = dashboard_config(cfg, &dc, err);
     if (rc == 0 && check_only) { /* the addresses are parsed again when bound */
         rc = wk_addr_parse_all(listen.v, listen.n, &addrs, err);
         free(addrs);
@@ -140,6 +188,8 @@ static int run(struct http_config *cfg, bool check_only, char err[WK_ERR_LEN])
         rc = wk_server_listen_text(&srv, listen.v, listen.n, secure.v, secure.n, hs.tls, err);
     if (rc == 0)
         rc = wk_server_on_reload(&srv, reload, &hs);
+    if (rc == 0)
+        rc = open_dashboard(&hs, &srv, &dc, &self, &status, err);
     if (rc < 0)
         goto out;
     wk_log(WK_LOG_INFO, "start pid=%d root=%s version=%s", (int)getpid(), cfg->root, WK_VERSION);
@@ -148,6 +198,10 @@ static int run(struct http_config *cfg, bool check_only, char err[WK_ERR_LEN])
     if (rc < 0)
         snprintf(err, WK_ERR_LEN, "event loop: %s", strerror(-rc));
 out:
+    wk_status_close(status);
+    /* While the loop is there; connections still open then close without it. */
+    http_dashboard_free(hs.dash);
+    hs.dash = NULL;
     wk_server_fini(&srv);
     http_accesslog_close(hs.alog);
     http_filecache_free(hs.files);
@@ -177,6 +231,8 @@ int main(int argc, char **argv)
         .send_timeout = 30 * SECOND,
         .shutdown_timeout = 10 * SECOND,
         .tls.handshake_timeout = 10 * SECOND,
+        .status_socket = "./var/run/wellknown-httpd.sock",
+        .smtpd_status = "./var/run/wellknown-smtpd.sock",
     };
     struct wk_option opts[] = {
         {"listen", WK_OPT_LIST, &cfg.listen, "ADDR",
@@ -208,6 +264,14 @@ int main(int argc, char **argv)
         {"shutdown-timeout", WK_OPT_DURATION, &cfg.shutdown_timeout, "DUR",
          "on SIGTERM, time given to responses in flight", 0, 0, false},
         WK_TLS_OPTIONS(&cfg.tls),
+        {"dashboard-allow", WK_OPT_LIST, &cfg.dashboard_allow, "CIDR",
+         "who may see /-/, repeatable (default: loopback and private networks)", 0, 0, false},
+        {"no-dashboard", WK_OPT_FLAG, &cfg.no_dashboard, NULL,
+         "no routes under /-/ (they are files like any other)", 0, 0, false},
+        {"status-socket", WK_OPT_STRING, &cfg.status_socket, "PATH",
+         "answer the socket view and metrics on this local socket, or off", 0, 0, false},
+        {"smtpd-status", WK_OPT_STRING, &cfg.smtpd_status, "PATH",
+         "smtpd's status socket, for its part of the socket view, or off", 0, 0, false},
         {"log-level", WK_OPT_STRING, &cfg.log_level, "LEVEL", "error, warn, info or debug", 0, 0,
          false},
     };

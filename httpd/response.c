@@ -151,6 +151,8 @@ static void put_fields(struct out *o, const struct http_response *r)
         PUT_LIT(o, "\r\nAllow: GET, HEAD, OPTIONS");
     if (r->no_store)
         PUT_LIT(o, "\r\nCache-Control: no-store");
+    else if (r->no_cache)
+        PUT_LIT(o, "\r\nCache-Control: no-cache");
 }
 
 int http_response_head(struct http_txn *t, const struct http_response *r)

@@ -23,6 +23,9 @@ struct http_txn {
     const char *data;    /* the input the request's spans point into */
     bool head_only;      /* HEAD: the headers of a GET, no body */
     bool keep_alive;     /* cleared by a response that must close */
+    bool resumed;        /* answered again after waiting (see httpd/dashboard.h) */
+    bool wait;           /* set by a handler: the answer comes later */
+    bool stream;         /* set by a handler: the response is an endless event stream */
     int status;          /* what was answered, for the access log */
     uint64_t body_bytes; /* body bytes answered, for the access log */
 };
@@ -31,9 +34,9 @@ struct http_response {
     int status;
     const char *content_type; /* NULL: no Content-Type */
     uint64_t content_length;
-    bool no_length;       /* 304 and 1xx carry no Content-Length */
+    bool no_length;            /* 304, 1xx and event streams carry no Content-Length */
     const char *last_modified; /* an IMF-fixdate, or NULL: no Last-Modified */
-    const char *etag;     /* NULL: no ETag */
+    const char *etag;          /* NULL: no ETag */
     size_t etag_len;
     const char *location; /* NULL: no Location */
     size_t location_len;
@@ -41,6 +44,7 @@ struct http_response {
     bool accept_ranges;
     bool allow;    /* Allow: GET, HEAD, OPTIONS */
     bool no_store; /* Cache-Control: no-store */
+    bool no_cache; /* Cache-Control: no-cache (revalidate before use) */
 };
 
 /* The reason phrase of a status code ("Not Found"), or "Unknown". */

@@ -12,7 +12,9 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/server.h"
+#include "common/status.h"
 #include "common/tls.h"
 #include "smtpd/clients.h"
 #include "smtpd/maildir.h"
@@ -88,6 +90,29 @@ static int check_maildir(const char *path, char err[WK_ERR_LEN])
     }
 }
 
+/* smtpd's own metric families, after the common ones. */
+static void smtp_metrics(struct wk_buf *b, void *arg)
+{
+    const struct smtp_stats *st = &((const struct smtp_server *)arg)->stats;
+    wk_metrics_family(b, "smtpd", "messages_total", "counter", "Messages by the outcome of DATA.");
+    wk_metrics_sample(b, "smtpd", "messages_total", "result", "delivered", st->delivered);
+    wk_metrics_sample(b, "smtpd", "messages_total", "result", "refused", st->refused);
+    wk_metrics_sample(b, "smtpd", "messages_total", "result", "failed", st->failed);
+    wk_metrics_sample(b, "smtpd", "messages_total", "result", "aborted", st->aborted);
+    wk_metrics_family(b, "smtpd", "delivered_recipients_total", "counter",
+                      "Mailboxes the delivered messages were stored in.");
+    wk_metrics_sample(b, "smtpd", "delivered_recipients_total", NULL, NULL, st->recipients);
+}
+
+/* Names the listeners for the socket view: plain, then submission, then implicit TLS. */
+static void name_services(struct wk_server *srv, size_t nplain, size_t nsubmission)
+{
+    for (size_t i = 0; i < srv->nlisteners; i++)
+        srv->listeners[i].service = i < nplain                 ? "smtp"
+                                    : i < nplain + nsubmission ? "submission"
+                                                               : "smtps";
+}
+
 static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
 {
     static char *default_listen[] = {"[::]:25"};
@@ -96,6 +121,8 @@ static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
     if (ss.domains.n == 0)
         ss.domains = (struct wk_strlist){default_domains, 2};
     struct wk_server srv = {0};
+    struct wk_status *status = NULL;
+    struct wk_status_server status_srv = {&srv, "smtpd", smtp_metrics, &ss};
     struct wk_server_config sc;
     struct wk_addr *addrs = NULL;
     struct wk_strlist listen = cfg->listen;
@@ -140,8 +167,15 @@ static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
     if (rc == 0)
         rc = wk_server_listen_text(&srv, plain, listen.n + submission.n, secure.v, secure.n, ss.tls,
                                    err);
+    if (rc == 0 && cfg->status_socket != NULL && strcmp(cfg->status_socket, "off") != 0) {
+        rc = wk_status_open(srv.loop, cfg->status_socket, wk_status_server_answer, &status_srv,
+                            &status, err);
+        if (rc == 0)
+            wk_log(WK_LOG_INFO, "status path=%s", cfg->status_socket);
+    }
     if (rc < 0)
         goto out;
+    name_services(&srv, listen.n, submission.n);
     wk_server_before_flush(&srv, smtp_session_commit_all, &ss);
     wk_log(WK_LOG_INFO, "start pid=%d hostname=%s maildir=%s version=%s", (int)getpid(),
            cfg->hostname, cfg->maildir, WK_VERSION);
@@ -150,6 +184,7 @@ static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
     if (rc < 0)
         snprintf(err, WK_ERR_LEN, "event loop: %s", strerror(-rc));
 out:
+    wk_status_close(status);
     wk_server_fini(&srv);
     smtp_clients_free(ss.clients);
     smtp_maildir_close(ss.maildir);
@@ -164,6 +199,7 @@ int main(int argc, char **argv)
     char err[WK_ERR_LEN] = "", host[256];
     struct smtp_config cfg = {
         .maildir = "./var/mail",
+        .status_socket = "./var/run/wellknown-smtpd.sock",
         .log_level = "info",
         .max_size = 10 * 1024 * 1024,
         .max_recipients = 100,
@@ -210,6 +246,8 @@ int main(int argc, char **argv)
         {"shutdown-timeout", WK_OPT_DURATION, &cfg.shutdown_timeout, "DUR",
          "on SIGTERM, time given to messages in flight", 0, 0, false},
         WK_TLS_OPTIONS(&cfg.tls),
+        {"status-socket", WK_OPT_STRING, &cfg.status_socket, "PATH",
+         "answer the socket view and metrics on this local socket, or off", 0, 0, false},
         {"log-level", WK_OPT_STRING, &cfg.log_level, "LEVEL", "error, warn, info or debug", 0, 0,
          false},
     };

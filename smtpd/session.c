@@ -77,7 +77,7 @@ static struct smtp_server *server_of(const struct smtp_session *s)
 
 static const char *state_name(enum smtp_state st)
 {
-    static const char *const names[] = {"greeted", "ready", "mail", "rcpt", "data", "commit"};
+    static const char *const names[] = {"greeting", "ehlo", "mail", "rcpt", "data", "commit"};
     return names[st];
 }
 
@@ -554,8 +554,20 @@ static const char *verdict_reply(enum smtp_data_verdict v, int *code, const char
     }
 }
 
+/* Counts the message's outcome (by its reply code) and logs it. */
 static void log_message(struct smtp_session *s, const char *result, int code)
 {
+    struct smtp_stats *st = &server_of(s)->stats;
+    if (code == 0) {
+        st->aborted++;
+    } else if (code < 300) {
+        st->delivered++;
+        st->recipients += s->nrcpts;
+    } else if (code < 500) {
+        st->failed++;
+    } else {
+        st->refused++;
+    }
     if (!wk_log_enabled(WK_LOG_INFO))
         return;
     char peer[WK_ADDR_STRLEN], to[1024];
@@ -652,7 +664,7 @@ static void on_open(struct wk_conn *c)
     const struct smtp_config *cfg = ss->cfg;
     s->c = c;
     s->state = SMTP_STATE_FRESH;
-    wk_conn_set_phase(c, "greeted", 0, 0);
+    wk_conn_set_phase(c, "greeting", 0, 0);
     if (!smtp_clients_enter(ss->clients, &wk_conn_info(c)->peer.sa, cfg->max_per_client)) {
         smtp_reply(c, 421, "4.7.0", "%s Error: too many connections from your address",
                    cfg->hostname);

@@ -28,7 +28,8 @@ struct smtp_config {
     const char *hostname; /* greeting and Received: */
     const char *maildir;
     const char *log_level;
-    uint64_t max_size; /* message limit, announced as SIZE */
+    const char *status_socket; /* NULL: none */
+    uint64_t max_size;         /* message limit, announced as SIZE */
     uint64_t max_recipients;
     uint64_t max_errors; /* protocol errors before 421 */
     uint64_t max_connections;
@@ -37,6 +38,15 @@ struct smtp_config {
     uint64_t command_timeout; /* RFC 5321 4.5.3.2.7: at least 5 minutes */
     uint64_t data_timeout;    /* RFC 5321 4.5.3.2.5: 3 minutes per block */
     uint64_t shutdown_timeout;
+};
+
+/* Messages since start, by outcome, for the metrics. */
+struct smtp_stats {
+    uint64_t delivered;  /* 250 after DATA */
+    uint64_t recipients; /* mailboxes the delivered messages went to */
+    uint64_t refused;    /* 5xx after DATA */
+    uint64_t failed;     /* 4xx after DATA: the client may try again */
+    uint64_t aborted;    /* the session ended during DATA */
 };
 
 struct smtp_server {
@@ -48,6 +58,7 @@ struct smtp_server {
     struct wk_tls *tls;              /* for STARTTLS and implicit TLS; NULL when TLS is off */
     size_t first_submission;         /* listeners [first, first + n) are submission ports */
     size_t nsubmission;
+    struct smtp_stats stats;
 };
 
 #endif

@@ -93,6 +93,14 @@ class Server:
         if access_log is not None:
             argv += ["--access-log", access_log]
         argv += list(args)
+        # Each server its own status socket (and httpd no stray smtpd's), so tests run in parallel.
+        self.run_dir = tempfile.mkdtemp(prefix="wk-run-")
+        os.chmod(self.run_dir, 0o1777)  # for a server that runs as another user
+        self.status_socket = os.path.join(self.run_dir, "%s.sock" % prog)
+        if "--status-socket" not in argv:
+            argv += ["--status-socket", self.status_socket]
+        if prog == "httpd" and "--smtpd-status" not in argv:
+            argv += ["--smtpd-status", os.path.join(self.run_dir, "no-smtpd.sock")]
         self.argv = argv
         self.nlisten = len(listen or ()) if nlisten is None else nlisten
         self.lines = []        # stderr: the server's log
@@ -174,6 +182,7 @@ class Server:
         for f in (self.proc.stdout, self.proc.stderr):
             if not any(t.is_alive() for t in self._readers):
                 f.close()
+        shutil.rmtree(self.run_dir, True)
 
     def stop(self, signo=signal.SIGTERM, timeout=15):
         """SIGTERM (or signo), wait; asserts exit status 0; kills -9 and fails if hung."""
