@@ -25,7 +25,8 @@ wk_need_packages() {
 # What building needs.
 WK_BUILD_PACKAGES=(gcc libc6-dev make cmake pkg-config libssl-dev node-llhttp)
 # What the tests need besides.
-WK_TEST_PACKAGES=(libcmocka-dev python3 curl iproute2 procps swaks openssl)
+# chromium (and a font for it) drives the socket view in a headless browser test.
+WK_TEST_PACKAGES=(libcmocka-dev python3 curl iproute2 procps swaks openssl chromium fonts-dejavu-core)
 
 # wk_build DIR [CMAKE ARGS...]: configure (once) and build into DIR.
 wk_build() {
