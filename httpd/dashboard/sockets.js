@@ -103,18 +103,19 @@ function labelled(cls, label, valueFirst = false) {
 
 // ---- Servers ----------------------------------------------------------------------------
 
+let headingSeq = 0;   // numbers the ids that label each server's and listener's section
+
 function serverBox(name) {
     const s = { name, listeners: new Map(), uptime: null };
     s.box = el('section', 'server');
     s.box.dataset.server = name;
     const head = el('header', 'server-head');
     const h2 = el('h2', 'server-name', name);
-    h2.id = `server-${name}`;
+    h2.id = `server-${++headingSeq}`;
     s.box.setAttribute('aria-labelledby', h2.id);
-    s.kind = el('span', 'server-kind', 'process');
     s.meta = el('span', 'server-meta');
     s.up = el('span', 'server-up');
-    head.append(h2, s.kind, s.meta, s.up);
+    head.append(h2, el('span', 'server-kind', 'process'), s.meta, s.up);
     s.error = el('p', 'server-error');
     s.list = el('div', 'listeners');
     s.box.append(head, s.error, s.list);
@@ -172,8 +173,6 @@ const GROUPS = [
     ['the kernel', 2],
 ];
 
-let listenerSeq = 0;
-
 function listenerBox(l) {
     const lv = { rows: new Map() };
     lv.box = el('section', 'listener');
@@ -183,7 +182,7 @@ function listenerBox(l) {
     const sock = el('div', 'listen-sock');
     const head = el('div', 'listen-head');
     const h3 = el('h3', 'listen-addr');
-    h3.id = `listener-${++listenerSeq}`;
+    h3.id = `listener-${++headingSeq}`;
     lv.box.setAttribute('aria-labelledby', h3.id);
     h3.append(addrPort(l.addr));
     lv.state = el('span', 'badge listen-state');
@@ -491,7 +490,10 @@ function connect() {
     es.addEventListener('error', () => {
         // The browser reconnects by itself unless the answer was not an event stream at all
         // (an error status, say); then the stream is closed and reopening it is up to us.
-        setStatus('reconnecting', 'reconnecting…');
+        // Before anything was drawn, the reason the first load failed stays on show.
+        if (view.snapshots > 0 || document.body.dataset.status !== 'error') {
+            setStatus('reconnecting', 'reconnecting…');
+        }
         if (es.readyState === EventSource.CLOSED) {
             es.close();
             setTimeout(connect, RETRY_MS);
@@ -510,7 +512,7 @@ async function start() {
             apply(snap);
         }
     } catch (err) {
-        setStatus('error', `could not load /-/sockets.json (${err.message})`);
+        setStatus('error', `could not load /-/sockets.json (${err.message}); retrying…`);
     }
     connect();
     setInterval(tick, 1000);
