@@ -75,10 +75,16 @@ struct http_dashboard {
     struct wk_conn **streams;
     size_t nstreams, cap;
     struct wk_timer tick;
-    uint64_t sent_ms;      /* when the last snapshot went out */
-    uint64_t beat_ms;      /* when the streams last got anything */
-    size_t sent_size;      /* and its size */
-    uint64_t seen_changes; /* httpd's accepts and closes at that time */
+    uint64_t sent_ms;         /* when the last snapshot went out */
+    uint64_t beat_ms;         /* when the streams last got anything */
+    size_t sent_size;         /* and its size */
+    uint64_t seen_changes;    /* httpd's accepts and closes at that time */
+    uint64_t smtpd_answers;   /* answers from smtpd's socket view so far */
+    struct wk_buf servers;    /* the last "servers" array made, */
+    bool servers_ok;          /* complete, */
+    uint64_t servers_ms;      /* at this time, */
+    uint64_t servers_changes; /* with these accepts and closes, */
+    uint64_t servers_answer;  /* and this answer from smtpd */
     char host[256];
 };
 
@@ -202,6 +208,40 @@ static void smtpd_json(struct http_dashboard *d, struct wk_json *j)
     wk_sockview_absent(j, "smtpd", why);
 }
 
+static uint64_t changes(const struct wk_server *srv)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < srv->nlisteners; i++)
+        n += srv->listeners[i].registry.accepted + srv->listeners[i].registry.closed;
+    return n;
+}
+
+/*
+ * The "servers" array into d->servers, remade only when the time, httpd's
+ * connections or smtpd's answer have changed: a crowd of viewers answered
+ * together costs one look at the kernel.
+ */
+static int servers_json(struct http_dashboard *d)
+{
+    uint64_t now = wk_loop_now(d->srv->loop), seen = changes(d->srv);
+    if (d->servers_ok && d->servers_ms == now && d->servers_changes == seen &&
+        d->servers_answer == d->smtpd_answers)
+        return 0;
+    wk_buf_reset(&d->servers);
+    struct wk_json j;
+    wk_json_init(&j, &d->servers);
+    wk_json_array(&j);
+    wk_sockview_server(&j, d->srv, "httpd");
+    smtpd_json(d, &j);
+    wk_json_close(&j);
+    int rc = wk_json_end(&j);
+    d->servers_ok = rc == 0;
+    d->servers_ms = now;
+    d->servers_changes = seen;
+    d->servers_answer = d->smtpd_answers;
+    return rc;
+}
+
 /* The whole /-/sockets.json document into b; viewer NULL for event streams. */
 static int snapshot(struct http_dashboard *d, struct wk_conn *viewer, struct wk_buf *b)
 {
@@ -222,10 +262,10 @@ static int snapshot(struct http_dashboard *d, struct wk_conn *viewer, struct wk_
     else
         wk_json_null(&j);
     wk_json_key(&j, "servers");
-    wk_json_array(&j);
-    wk_sockview_server(&j, d->srv, "httpd");
-    smtpd_json(d, &j);
-    wk_json_close(&j);
+    int rc = servers_json(d);
+    if (rc < 0)
+        return rc;
+    wk_json_raw(&j, wk_buf_data(&d->servers), wk_buf_len(&d->servers));
     wk_json_close(&j);
     return wk_json_end(&j);
 }
@@ -285,6 +325,8 @@ static bool ask(struct http_dashboard *d, int which)
     if (rc < 0) {
         f->err = rc;
         wk_buf_reset(&f->got);
+        if (which == FETCH_SOCKETS)
+            d->smtpd_answers++; /* "not running" is an answer too */
         return false;
     }
     return true;
@@ -298,6 +340,8 @@ static void fetched(int err, const char *data, size_t len, void *arg)
     struct fetch *f = arg;
     f->inflight = NULL;
     f->err = err;
+    if (f == &f->d->fetch[FETCH_SOCKETS])
+        f->d->smtpd_answers++;
     wk_buf_reset(&f->got);
     if (err == 0 && wk_buf_append(&f->got, data, len) < 0)
         f->err = -EMSGSIZE;
@@ -316,14 +360,6 @@ static void fetched(int err, const char *data, size_t len, void *arg)
         f->for_streams = false;
         send_snapshots(f->d);
     }
-}
-
-static uint64_t changes(const struct wk_server *srv)
-{
-    uint64_t n = 0;
-    for (size_t i = 0; i < srv->nlisteners; i++)
-        n += srv->listeners[i].registry.accepted + srv->listeners[i].registry.closed;
-    return n;
 }
 
 /* Writes s to every stream that keeps up; a stream still writing the last one skips it. */
@@ -512,6 +548,7 @@ int http_dashboard_new(struct wk_server *srv, const struct http_dashboard_config
         d->fetch[i].cmd = cmds[i];
         wk_buf_init(&d->fetch[i].got, WK_STATUS_ANSWER_MAX);
     }
+    wk_buf_init(&d->servers, ANSWER_MAX);
     wk_timer_init(&d->tick, on_tick, d);
     if (gethostname(d->host, sizeof d->host - 1) < 0)
         strcpy(d->host, "localhost");
@@ -530,6 +567,7 @@ void http_dashboard_free(struct http_dashboard *d)
         wk_buf_fini(&d->fetch[i].got);
         free(d->fetch[i].waiting);
     }
+    wk_buf_fini(&d->servers);
     free(d->streams);
     free(d);
 }
