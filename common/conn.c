@@ -451,8 +451,6 @@ static void progress(struct wk_conn *c, size_t n)
     }
 }
 
-/* Writes bytes of out up to the file's place (MSG_MORE if the file follows). Returns -errno or the
- * bytes written. */
 /* TLS: the result of a read or write that could not go on, as the flush and read loops see it. */
 static ssize_t tls_blocked(struct wk_conn *c, ssize_t rc, bool reading)
 {
@@ -514,6 +512,7 @@ static ssize_t conn_recv(struct wk_conn *c, char *p, size_t n, bool *drained)
     return rc < 0 ? tls_blocked(c, rc, true) : rc;
 }
 
+/* Writes bytes of out up to the file's place (MSG_MORE if the file follows). Returns 0 or -errno. */
 static int write_mem(struct wk_conn *c)
 {
     size_t n = wk_buf_len(&c->out);

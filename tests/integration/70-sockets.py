@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
 import stat
 import subprocess
@@ -281,6 +282,67 @@ class SocketView(wktest.TestCase):
             while chunk := u.recv(65536):
                 answer += chunk
         self.assertEqual(json.loads(answer)["name"], "smtpd")
+
+
+class Hostile(wktest.TestCase):
+    """Viewers that send more than they should, leave while waiting, or meet an smtpd that
+    does not answer."""
+
+    def setUp(self):
+        self.smtpd = self.start_server(["--maildir", self.make_dir()], prog="smtpd")
+        self.smtpd.wait_log(r"^smtpd status path=")
+        self.httpd = self.start_server(["--smtpd-status", self.smtpd.status_socket],
+                                       access_log="off")
+
+    def stream(self):
+        s = socket.socket()
+        s.settimeout(scaled(10))
+        s.connect(("127.0.0.1", self.httpd.port))
+        self.addCleanup(s.close)
+        s.sendall(b"GET /-/sockets/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        return s
+
+    def test_requests_behind_a_stream_are_not_answered(self):
+        s = socket.create_connection(("127.0.0.1", self.httpd.port), timeout=scaled(5))
+        self.addCleanup(s.close)
+        s.sendall(b"GET /-/sockets/events HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = b""
+        deadline = time.monotonic() + scaled(3)
+        while got.count(b"event: snapshot") < 2 and time.monotonic() < deadline:
+            got += s.recv(65536)
+        self.assertEqual(got.count(b"HTTP/1.1 "), 1, got[:300])
+        self.assertNotIn(b"OK\n", got)
+
+    def test_smtpd_that_does_not_answer(self):
+        os.kill(self.smtpd.pid, signal.SIGSTOP)
+        self.addCleanup(os.kill, self.smtpd.pid, signal.SIGCONT)
+        # One viewer leaves while it waits; the other gets httpd's part within the bound.
+        gone = socket.create_connection(("127.0.0.1", self.httpd.port), timeout=scaled(5))
+        gone.sendall(b"GET /-/sockets.json HTTP/1.1\r\nHost: x\r\n\r\n")
+        gone.close()
+        t0 = time.monotonic()
+        r = self.get(self.httpd, "/-/sockets.json")
+        self.assertLess(time.monotonic() - t0, scaled(3))
+        doc = json.loads(r.body)
+        smtpd = next(x for x in doc["servers"] if x["name"] == "smtpd")
+        self.assertFalse(smtpd["running"])
+        self.assertIn("timed out", smtpd["error"])
+        self.assertTrue(doc["servers"][0]["running"])
+        self.httpd.wait_log(r"^httpd smtpd-status path=\S+ command=sockets error=")
+        os.kill(self.smtpd.pid, signal.SIGCONT)
+        doc = json.loads(self.get(self.httpd, "/-/sockets.json").body)
+        self.assertTrue(all(x["running"] for x in doc["servers"]), doc["servers"][1])
+
+    def test_streams_end_at_shutdown(self):
+        s = self.stream()
+        s.recv(65536)
+        t0 = time.monotonic()
+        self.httpd.stop()
+        self.assertLess(time.monotonic() - t0, scaled(5))
+        rest = b""
+        while chunk := s.recv(65536):
+            rest += chunk
 
 
 class Access(wktest.TestCase):
