@@ -1,46 +1,102 @@
 /*
- * metrics.c: Prometheus text. Errors of the buffer are not reported: a
- * metrics page cut short by a full buffer is refused by its caller, which
- * sizes the buffer for it.
+ * metrics.c: Prometheus text. Each line is made whole before it is
+ * appended, so a failed append leaves no part of a line behind.
  */
 #include "common/metrics.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/listener.h"
 #include "common/registry.h"
 #include "common/server.h"
 
-void wk_metrics_family(struct wk_buf *b, const char *prefix, const char *name, const char *type,
+/* Room for one line: a name, a label with an escaped value (up to a unix path twice), a number. */
+#define METRICS_LINE_MAX 1024
+
+void wk_metrics_init(struct wk_metrics *m, struct wk_buf *b)
+{
+    *m = (struct wk_metrics){.b = b};
+}
+
+static void put(struct wk_metrics *m, const char *line, size_t n)
+{
+    if (m->err == 0)
+        m->err = wk_buf_append(m->b, line, n);
+}
+
+/*
+ * Appends s to out[*n..cap), escaping backslash, newline and (for label
+ * values) the quote. Returns false if it does not fit.
+ */
+static bool escaped(char *out, size_t *n, size_t cap, const char *s, bool quote)
+{
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*n + 2 >= cap)
+            return false;
+        if (*p == '\\' || (quote && *p == '"')) {
+            out[(*n)++] = '\\';
+            out[(*n)++] = *p;
+        } else if (*p == '\n') {
+            out[(*n)++] = '\\';
+            out[(*n)++] = 'n';
+        } else {
+            out[(*n)++] = *p;
+        }
+    }
+    return true;
+}
+
+static void too_long(struct wk_metrics *m)
+{
+    if (m->err == 0)
+        m->err = -ENAMETOOLONG;
+}
+
+void wk_metrics_family(struct wk_metrics *m, const char *prefix, const char *name, const char *type,
                        const char *help)
 {
-    wk_buf_printf(b, "# HELP %s_%s %s\n# TYPE %s_%s %s\n", prefix, name, help, prefix, name, type);
+    char line[METRICS_LINE_MAX];
+    size_t n = (size_t)snprintf(line, sizeof line, "# HELP %s_%s ", prefix, name);
+    if (n >= sizeof line || !escaped(line, &n, sizeof line, help, false)) {
+        too_long(m);
+        return;
+    }
+    int more = snprintf(line + n, sizeof line - n, "\n# TYPE %s_%s %s\n", prefix, name, type);
+    if (more < 0 || (size_t)more >= sizeof line - n) {
+        too_long(m);
+        return;
+    }
+    put(m, line, n + (size_t)more);
 }
 
-/* A label value with backslash, quote and newline escaped, as the format asks. */
-static void label_value(struct wk_buf *b, const char *v)
+void wk_metrics_sample(struct wk_metrics *m, const char *prefix, const char *name,
+                       const char *label, const char *value, uint64_t v)
 {
-    for (const char *p = v; *p != '\0'; p++) {
-        if (*p == '\\' || *p == '"')
-            wk_buf_printf(b, "\\%c", *p);
-        else if (*p == '\n')
-            wk_buf_append(b, "\\n", 2);
-        else
-            wk_buf_append(b, p, 1);
+    char line[METRICS_LINE_MAX];
+    size_t n = (size_t)snprintf(line, sizeof line, "%s_%s", prefix, name);
+    if (n < sizeof line && label != NULL) {
+        n += (size_t)snprintf(line + n, sizeof line - n, "{%s=\"", label);
+        if (n < sizeof line && !escaped(line, &n, sizeof line, value, true))
+            n = sizeof line;
+        if (n < sizeof line)
+            n += (size_t)snprintf(line + n, sizeof line - n, "\"}");
     }
+    if (n < sizeof line)
+        n += (size_t)snprintf(line + n, sizeof line - n, " %" PRIu64 "\n", v);
+    if (n >= sizeof line) {
+        too_long(m);
+        return;
+    }
+    put(m, line, n);
 }
 
-void wk_metrics_sample(struct wk_buf *b, const char *prefix, const char *name, const char *label,
-                       const char *value, uint64_t v)
+int wk_metrics_end(const struct wk_metrics *m)
 {
-    wk_buf_printf(b, "%s_%s", prefix, name);
-    if (label != NULL) {
-        wk_buf_printf(b, "{%s=\"", label);
-        label_value(b, value);
-        wk_buf_append(b, "\"}", 2);
-    }
-    wk_buf_printf(b, " %" PRIu64 "\n", v);
+    return m->err;
 }
 
 /* The bytes of the open connections, which the registry adds up only when they close. */
@@ -87,7 +143,7 @@ static uint64_t value_of(const struct wk_listener *l, enum listener_metric m)
     }
 }
 
-void wk_metrics_server(struct wk_buf *b, const struct wk_server *srv, const char *prefix)
+void wk_metrics_server(struct wk_metrics *m, const struct wk_server *srv, const char *prefix)
 {
     static const struct {
         const char *name, *type, *help;
@@ -102,14 +158,14 @@ void wk_metrics_server(struct wk_buf *b, const struct wk_server *srv, const char
         [M_TLS_FAILED] = {"tls_handshake_failures_total", "counter",
                           "TLS handshakes that failed or timed out."},
     };
-    for (int m = 0; m < M_COUNT; m++) {
-        wk_metrics_family(b, prefix, families[m].name, families[m].type, families[m].help);
+    for (int f = 0; f < M_COUNT; f++) {
+        wk_metrics_family(m, prefix, families[f].name, families[f].type, families[f].help);
         for (size_t i = 0; i < srv->nlisteners; i++) {
             const struct wk_listener *l = &srv->listeners[i];
-            wk_metrics_sample(b, prefix, families[m].name, "listener", l->name, value_of(l, m));
+            wk_metrics_sample(m, prefix, families[f].name, "listener", l->name, value_of(l, f));
         }
     }
-    wk_metrics_family(b, prefix, "start_time_seconds", "gauge",
+    wk_metrics_family(m, prefix, "start_time_seconds", "gauge",
                       "Start time of the process since the epoch, in seconds.");
-    wk_metrics_sample(b, prefix, "start_time_seconds", NULL, NULL, srv->started_ms / 1000);
+    wk_metrics_sample(m, prefix, "start_time_seconds", NULL, NULL, srv->started_ms / 1000);
 }

@@ -225,7 +225,10 @@ static void listener_json(struct wk_json *j, const struct wk_server *srv,
     wk_json_key(j, "port");
     wk_json_uint(j, wk_addr_port(&l->addr.u.sa));
     wk_json_key(j, "fd");
-    wk_json_int(j, l->fd);
+    if (l->fd >= 0)
+        wk_json_int(j, l->fd);
+    else
+        wk_json_null(j); /* closed: the server is stopping */
     wk_json_key(j, "service");
     wk_json_string(j, l->service);
     wk_json_key(j, "tls");

@@ -350,11 +350,11 @@ void wk_status_fetch_cancel(struct wk_status_fetch *f)
     free(f);
 }
 
-void wk_status_server_metrics(const struct wk_status_server *ss, struct wk_buf *out)
+void wk_status_server_metrics(const struct wk_status_server *ss, struct wk_metrics *m)
 {
-    wk_metrics_server(out, ss->srv, ss->name);
+    wk_metrics_server(m, ss->srv, ss->name);
     if (ss->metrics != NULL)
-        ss->metrics(out, ss->metrics_arg);
+        ss->metrics(m, ss->metrics_arg);
 }
 
 int wk_status_server_answer(const char *cmd, size_t len, struct wk_buf *out, void *arg)
@@ -367,8 +367,10 @@ int wk_status_server_answer(const char *cmd, size_t len, struct wk_buf *out, voi
         return wk_json_end(&j);
     }
     if (len == 7 && memcmp(cmd, "metrics", 7) == 0) {
-        wk_status_server_metrics(ss, out);
-        return 0;
+        struct wk_metrics m;
+        wk_metrics_init(&m, out);
+        wk_status_server_metrics(ss, &m);
+        return wk_metrics_end(&m);
     }
     return -ENOENT;
 }

@@ -65,8 +65,10 @@ void wk_status_fetch_cancel(struct wk_status_fetch *f);
 
 struct wk_server;
 
-/* Appends a protocol's own metric families (Prometheus text) to out. */
-typedef void wk_status_metrics_fn(struct wk_buf *out, void *arg);
+struct wk_metrics;
+
+/* Writes a protocol's own metric families (Prometheus text) with m. */
+typedef void wk_status_metrics_fn(struct wk_metrics *m, void *arg);
 
 /* What a server answers on its status socket (the arg of wk_status_server_answer). */
 struct wk_status_server {
@@ -83,7 +85,7 @@ struct wk_status_server {
  */
 int wk_status_server_answer(const char *cmd, size_t len, struct wk_buf *out, void *arg);
 
-/* Appends the metrics page of a server: the common families, then the protocol's. */
-void wk_status_server_metrics(const struct wk_status_server *ss, struct wk_buf *out);
+/* Writes the metrics of a server with m: the common families, then the protocol's. */
+void wk_status_server_metrics(const struct wk_status_server *ss, struct wk_metrics *m);
 
 #endif

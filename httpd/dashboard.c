@@ -282,7 +282,7 @@ static void answer_json(struct http_dashboard *d, struct http_txn *t)
     wk_buf_fini(&b);
 }
 
-void http_dashboard_metrics(struct wk_buf *b, void *arg)
+void http_dashboard_metrics(struct wk_metrics *b, void *arg)
 {
     const struct http_server *hs = arg;
     static const char *const classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
@@ -297,14 +297,17 @@ static void answer_metrics(struct http_dashboard *d, struct http_txn *t)
     const struct fetch *f = &d->fetch[FETCH_METRICS];
     struct wk_buf b;
     wk_buf_init(&b, ANSWER_MAX);
-    wk_status_server_metrics(&d->self, &b);
+    struct wk_metrics m;
+    wk_metrics_init(&m, &b);
+    wk_status_server_metrics(&d->self, &m);
     bool up = d->cfg.smtpd_status != NULL && f->err == 0 && wk_buf_len(&f->got) > 0;
-    wk_metrics_family(&b, "httpd", "smtpd_status_up", "gauge",
+    wk_metrics_family(&m, "httpd", "smtpd_status_up", "gauge",
                       "Whether smtpd's status socket answered, for the metrics below.");
-    wk_metrics_sample(&b, "httpd", "smtpd_status_up", NULL, NULL, up);
-    if (up)
-        wk_buf_append(&b, wk_buf_data(&f->got), wk_buf_len(&f->got));
-    if (wk_buf_len(&b) == b.max)
+    wk_metrics_sample(&m, "httpd", "smtpd_status_up", NULL, NULL, up);
+    int rc = wk_metrics_end(&m);
+    if (rc == 0 && up)
+        rc = wk_buf_append(&b, wk_buf_data(&f->got), wk_buf_len(&f->got));
+    if (rc < 0)
         http_response_error(t, 503, NULL);
     else
         send_body(t, "text/plain; version=0.0.4; charset=utf-8", wk_buf_data(&b), wk_buf_len(&b),

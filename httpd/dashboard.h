@@ -23,7 +23,7 @@
 
 struct http_dashboard;
 struct http_txn;
-struct wk_buf;
+struct wk_metrics;
 struct wk_conn;
 struct wk_server;
 
@@ -51,7 +51,7 @@ bool http_dashboard_handle(struct http_dashboard *d, struct http_txn *t);
 /* The connection is closing: forget it if it waits or streams. */
 void http_dashboard_forget(struct http_dashboard *d, struct wk_conn *c);
 
-/* Appends httpd's own metric families (requests by status class). */
-void http_dashboard_metrics(struct wk_buf *b, void *arg);
+/* Writes httpd's own metric families (requests by status class) with m. */
+void http_dashboard_metrics(struct wk_metrics *m, void *arg);
 
 #endif

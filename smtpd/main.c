@@ -91,7 +91,7 @@ static int check_maildir(const char *path, char err[WK_ERR_LEN])
 }
 
 /* smtpd's own metric families, after the common ones. */
-static void smtp_metrics(struct wk_buf *b, void *arg)
+static void smtp_metrics(struct wk_metrics *b, void *arg)
 {
     const struct smtp_stats *st = &((const struct smtp_server *)arg)->stats;
     wk_metrics_family(b, "smtpd", "messages_total", "counter", "Messages by the outcome of DATA.");
