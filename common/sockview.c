@@ -162,6 +162,8 @@ static void held_socket(struct wk_json *j, const struct wk_server *srv,
     wk_json_int(j, info->fd);
     wk_json_key(j, "age_ms");
     wk_json_uint(j, wk_loop_now(srv->loop) - info->accepted_ms);
+    wk_json_key(j, "accepted_at");
+    wk_json_int(j, (int64_t)info->accepted_at);
     wk_json_key(j, "bytes_in");
     wk_json_uint(j, info->bytes_in);
     wk_json_key(j, "bytes_out");
@@ -192,8 +194,9 @@ static void held_socket(struct wk_json *j, const struct wk_server *srv,
 /* A socket on the listener's port that no process holds (or not yet). */
 static void kernel_socket(struct wk_json *j, const struct wk_sockinfo *k)
 {
-    static const char *const absent[] = {"fd",    "age_ms",   "bytes_in", "bytes_out",
-                                         "phase", "progress", "total",    "tls"};
+    static const char *const absent[] = {"fd",       "age_ms",    "accepted_at",
+                                         "bytes_in", "bytes_out", "phase",
+                                         "progress", "total",     "tls"};
     wk_json_object(j);
     wk_json_key(j, "local");
     json_addr(j, &k->local.sa);

@@ -389,9 +389,9 @@ static const char *const server_keys[] = {"name", "running", "error",      "kern
 static const char *const listener_keys[] = {"addr",     "port",  "fd",           "service",
                                             "tls",      "state", "accept_queue", "backlog",
                                             "accepted", "open",  "closed",       "sockets"};
-static const char *const socket_keys[] = {"local",    "peer",      "state",  "fd",       "age_ms",
-                                          "bytes_in", "bytes_out", "phase",  "progress", "total",
-                                          "tls",      "recv_q",    "send_q", "tcp"};
+static const char *const socket_keys[] = {
+    "local", "peer",     "state", "fd",  "age_ms", "accepted_at", "bytes_in", "bytes_out",
+    "phase", "progress", "total", "tls", "recv_q", "send_q",      "tcp"};
 static const char *const tcp_keys[] = {"rtt_us",  "rttvar_us",   "cwnd",
                                        "retrans", "bytes_acked", "bytes_received"};
 
@@ -795,8 +795,9 @@ static const struct jval *check_kernel_only(const struct jval *l, int fd)
 {
     struct addrtext local = end_of(fd, false), peer = end_of(fd, true);
     const struct jval *s = socket_with_peer(l, local.s);
-    static const char *const absent[] = {"fd",    "age_ms",   "bytes_in", "bytes_out",
-                                         "phase", "progress", "total",    "tls"};
+    static const char *const absent[] = {"fd",       "age_ms",    "accepted_at",
+                                         "bytes_in", "bytes_out", "phase",
+                                         "progress", "total",     "tls"};
     expect_str(s, "local", peer.s);
     for (size_t i = 0; i < WK_ARRAY_LEN(absent); i++)
         expect_null(s, absent[i]);
