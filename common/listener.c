@@ -24,9 +24,10 @@ static void explain_bind_error(const struct wk_listener *l, int e, char err[WK_E
     uint16_t port = wk_addr_port(&l->addr.u.sa);
     if (e == EACCES && port > 0 && port < 1024) {
         snprintf(err, WK_ERR_LEN,
-                 "%s: permission denied: ports below 1024 are privileged. Run as root, "
-                 "grant the capability (setcap cap_net_bind_service=+ep BINARY), "
-                 "or pick a port >= 1024.",
+                 "%s: permission denied: ports below 1024 are privileged. Start the server "
+                 "as root with --user NAME (it binds, then runs as NAME), grant it the "
+                 "capability (setcap cap_net_bind_service=+ep BINARY, or systemd's "
+                 "AmbientCapabilities=CAP_NET_BIND_SERVICE), or pick a port >= 1024.",
                  l->name);
         return;
     }

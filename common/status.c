@@ -236,6 +236,17 @@ int wk_status_open(struct wk_loop *loop, const char *path, wk_status_answer_fn *
     return 0;
 }
 
+int wk_status_chown(struct wk_status *s, uid_t uid, gid_t gid, char err[WK_ERR_LEN])
+{
+    const char *path = s->listener.addr.u.un.sun_path;
+    if (chown(path, uid, gid) == 0)
+        return 0;
+    int e = errno;
+    snprintf(err, WK_ERR_LEN, "status socket %s: cannot give it to uid %u: %s", path, (unsigned)uid,
+             strerror(e));
+    return -e;
+}
+
 void wk_status_close(struct wk_status *s)
 {
     if (s == NULL)

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/buf.h"
 #include "common/wk.h"
@@ -39,6 +40,13 @@ typedef int wk_status_answer_fn(const char *cmd, size_t len, struct wk_buf *out,
  */
 int wk_status_open(struct wk_loop *loop, const char *path, wk_status_answer_fn *fn, void *arg,
                    struct wk_status **out, char err[WK_ERR_LEN]);
+
+/*
+ * Gives the socket file to uid and gid (before a server switches users, so
+ * that the other server, running as that user too, may connect). Returns 0
+ * or -errno with a message in err.
+ */
+int wk_status_chown(struct wk_status *s, uid_t uid, gid_t gid, char err[WK_ERR_LEN]);
 
 /* Closes the socket, its clients, and removes path. NULL is fine. */
 void wk_status_close(struct wk_status *s);

@@ -26,6 +26,7 @@
 struct http_accesslog {
     int fd;
     bool own_fd;
+    char *path; /* the file's, to reopen it; NULL for standard output */
     struct wk_buf buf;
     time_t date_at;
     char date[WK_CLOCK_CLF_LEN];
@@ -69,9 +70,11 @@ int http_accesslog_open(const char *spec, struct wk_loop *loop, struct http_acce
     log->fd = STDOUT_FILENO;
     if (strcmp(spec, "-") != 0) {
         log->fd = open(spec, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-        if (log->fd < 0) {
-            int e = errno;
+        if (log->fd < 0 || (log->path = strdup(spec)) == NULL) {
+            int e = log->fd < 0 ? errno : ENOMEM;
             snprintf(err, WK_ERR_LEN, "access log %s: %s", spec, strerror(e));
+            if (log->fd >= 0)
+                close(log->fd);
             free(log);
             return -e;
         }
@@ -84,6 +87,33 @@ int http_accesslog_open(const char *spec, struct wk_loop *loop, struct http_acce
     return 0;
 }
 
+int http_accesslog_chown(struct http_accesslog *log, uid_t uid, gid_t gid, char err[WK_ERR_LEN])
+{
+    if (log == NULL || !log->own_fd || fchown(log->fd, uid, gid) == 0)
+        return 0;
+    int e = errno;
+    snprintf(err, WK_ERR_LEN, "access log %s: cannot give it to uid %u: %s", log->path,
+             (unsigned)uid, strerror(e));
+    return -e;
+}
+
+int http_accesslog_reopen(struct http_accesslog *log, char err[WK_ERR_LEN])
+{
+    if (log == NULL || !log->own_fd)
+        return 0;
+    flush(log);
+    int fd = open(log->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, WK_ERR_LEN, "access log %s: %s (still writing the old file)", log->path,
+                 strerror(e));
+        return -e;
+    }
+    close(log->fd);
+    log->fd = fd;
+    return 0;
+}
+
 void http_accesslog_close(struct http_accesslog *log)
 {
     if (log == NULL)
@@ -92,6 +122,7 @@ void http_accesslog_close(struct http_accesslog *log)
     if (log->own_fd)
         close(log->fd);
     wk_buf_fini(&log->buf);
+    free(log->path);
     free(log);
 }
 

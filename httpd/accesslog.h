@@ -10,6 +10,8 @@
 #ifndef HTTP_ACCESSLOG_H
 #define HTTP_ACCESSLOG_H
 
+#include <sys/types.h>
+
 #include "common/wk.h"
 #include "httpd/response.h"
 
@@ -23,6 +25,19 @@ struct wk_loop;
  */
 int http_accesslog_open(const char *spec, struct wk_loop *loop, struct http_accesslog **out,
                         char err[WK_ERR_LEN]);
+
+/*
+ * Gives the log file to uid and gid, so that the user the server switches to
+ * can reopen it. A no-op for standard output or NULL. Returns 0 or -errno.
+ */
+int http_accesslog_chown(struct http_accesslog *log, uid_t uid, gid_t gid, char err[WK_ERR_LEN]);
+
+/*
+ * Writes what is buffered and opens the file again by its name (after a log
+ * rotation moved it). On failure the old file stays in use. Returns 0 or
+ * -errno with a message in err.
+ */
+int http_accesslog_reopen(struct http_accesslog *log, char err[WK_ERR_LEN]);
 
 /* Writes what is buffered and frees the log. NULL is fine. */
 void http_accesslog_close(struct http_accesslog *log);

@@ -39,6 +39,7 @@ struct http_config {
     uint64_t body_timeout;
     uint64_t send_timeout;
     uint64_t shutdown_timeout;
+    const char *user;          /* --user: who to be after startup, or NULL */
     const char *status_socket; /* httpd's own, or NULL */
     const char *smtpd_status;  /* smtpd's, for the socket view, or NULL */
     struct wk_strlist dashboard_allow;

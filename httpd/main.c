@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/privdrop.h"
 #include "common/status.h"
 #include "common/server.h"
 #include "common/tls.h"
@@ -147,8 +149,39 @@ static int open_dashboard(struct http_server *hs, struct wk_server *srv,
     return rc;
 }
 
+/* SIGUSR1: the access log file was moved away (rotated): write to a new one. */
+static void reopen_logs(struct wk_loop *loop, int signo, void *arg)
+{
+    (void)loop, (void)signo;
+    struct http_server *hs = arg;
+    char err[WK_ERR_LEN];
+    if (http_accesslog_reopen(hs->alog, err) < 0)
+        wk_log(WK_LOG_ERROR, "reopen error=\"%s\"", err);
+    else
+        wk_log(WK_LOG_INFO, "reopen access-log=%s", hs->cfg->access_log);
+}
+
+/*
+ * --user: what must stay the server's after it stops being root (the log
+ * file, the status socket), then the switch itself.
+ */
+static int become_user(struct http_server *hs, struct wk_status *status, const struct wk_user *user,
+                       char err[WK_ERR_LEN])
+{
+    int rc = http_accesslog_chown(hs->alog, user->uid, user->gid, err);
+    if (rc == 0 && status != NULL)
+        rc = wk_status_chown(status, user->uid, user->gid, err);
+    if (rc == 0)
+        rc = wk_privdrop(user, err);
+    if (rc == 0)
+        wk_log(WK_LOG_INFO, "user name=%s uid=%u gid=%u", user->name, (unsigned)user->uid,
+               (unsigned)user->gid);
+    return rc;
+}
+
 static int run(struct http_config *cfg, bool check_only, char err[WK_ERR_LEN])
 {
+    struct wk_user user;
     struct http_dashboard_config dc;
     struct wk_status_server self;
     struct wk_status *status = NULL;
@@ -161,7 +194,9 @@ static int run(struct http_config *cfg, bool check_only, char err[WK_ERR_LEN])
     struct wk_strlist listen = cfg->listen;
     if (listen.n == 0)
         listen = (struct wk_strlist){default_listen, 1};
-    int rc = setup_tls(cfg, &hs.tls, &secure, err);
+    int rc = cfg->user ? wk_user_lookup(cfg->user, &user, err) : 0;
+    if (rc == 0)
+        rc = setup_tls(cfg, &hs.tls, &secure, err);
     if (rc == 0)
         rc = dashboard_config(cfg, &dc, err);
     if (rc == 0 && check_only) { /* the addresses are parsed again when bound */
@@ -190,6 +225,10 @@ static int run(struct http_config *cfg, bool check_only, char err[WK_ERR_LEN])
         rc = wk_server_on_reload(&srv, reload, &hs);
     if (rc == 0)
         rc = open_dashboard(&hs, &srv, &dc, &self, &status, err);
+    if (rc == 0)
+        rc = wk_loop_signal(srv.loop, SIGUSR1, reopen_logs, &hs);
+    if (rc == 0 && cfg->user)
+        rc = become_user(&hs, status, &user, err);
     if (rc < 0)
         goto out;
     wk_log(WK_LOG_INFO, "start pid=%d root=%s version=%s", (int)getpid(), cfg->root, WK_VERSION);
@@ -268,6 +307,8 @@ int main(int argc, char **argv)
          "who may see /-/, repeatable (default: loopback and private networks)", 0, 0, false},
         {"no-dashboard", WK_OPT_FLAG, &cfg.no_dashboard, NULL,
          "no routes under /-/ (they are files like any other)", 0, 0, false},
+        {"user", WK_OPT_STRING, &cfg.user, "NAME",
+         "after binding and reading keys as root, run as NAME", 0, 0, false},
         {"status-socket", WK_OPT_STRING, &cfg.status_socket, "PATH",
          "answer the socket view and metrics on this local socket, or off", 0, 0, false},
         {"smtpd-status", WK_OPT_STRING, &cfg.smtpd_status, "PATH",

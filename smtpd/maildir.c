@@ -45,6 +45,7 @@
 
 struct smtp_maildir {
     int root;              /* O_DIRECTORY fd of the store */
+    bool created;          /* this process made the root directory */
     unsigned long counter; /* names made by this process (and its parent before a fork) */
     size_t nknown;
     char *known[MAILDIR_KNOWN_SLOTS]; /* folders whose entries are durable, open addressing */
@@ -149,8 +150,8 @@ static int sync_parent(const char *p)
     return rc < 0 ? rc : sync_dir_at(AT_FDCWD, dir);
 }
 
-/* mkdir -p, each new directory made durable. */
-static int mkdir_p(const char *root)
+/* mkdir -p, each new directory made durable; *created: root itself was made. */
+static int mkdir_p(const char *root, bool *created)
 {
     char p[PATH_MAX];
     int rc = path(p, sizeof p, "%s", root);
@@ -163,7 +164,9 @@ static int mkdir_p(const char *root)
         char saved = p[i];
         struct stat st;
         p[i] = '\0';
+        *created = false;
         if (mkdir(p, MAILDIR_DIR_MODE) == 0) {
+            *created = true;
             rc = sync_parent(p);
         } else if (errno != EEXIST) {
             rc = -errno; /* but EROFS or EACCES on an existing directory is no error */
@@ -214,7 +217,7 @@ int smtp_maildir_open(const char *root, const char *hostname, struct smtp_maildi
                  hostname ? hostname : "", strerror(-rc));
         goto fail;
     }
-    rc = mkdir_p(root);
+    rc = mkdir_p(root, &md->created);
     if (rc == 0 && (md->root = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         rc = -errno;
     if (rc < 0) {
@@ -226,6 +229,25 @@ int smtp_maildir_open(const char *root, const char *hostname, struct smtp_maildi
 fail:
     smtp_maildir_close(md);
     return rc;
+}
+
+int smtp_maildir_give(struct smtp_maildir *md, uid_t uid, gid_t gid, char err[WK_ERR_LEN])
+{
+    if (!md->created || fchown(md->root, uid, gid) == 0)
+        return 0;
+    int e = errno;
+    snprintf(err, WK_ERR_LEN, "maildir: cannot give it to uid %u: %s", (unsigned)uid, strerror(e));
+    return -e;
+}
+
+int smtp_maildir_check(struct smtp_maildir *md, const char *root, char err[WK_ERR_LEN])
+{
+    if (faccessat(md->root, ".", W_OK | X_OK, 0) == 0)
+        return 0;
+    int e = errno;
+    snprintf(err, WK_ERR_LEN, "maildir %s: uid %u cannot write there (%s); chown it to that user",
+             root, (unsigned)getuid(), strerror(e));
+    return -e;
 }
 
 void smtp_maildir_close(struct smtp_maildir *md)

@@ -12,6 +12,7 @@
 #define SMTP_MAILDIR_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "common/wk.h"
 
@@ -29,6 +30,19 @@ struct smtp_delivery;
  */
 int smtp_maildir_open(const char *root, const char *hostname, struct smtp_maildir **out,
                       char err[WK_ERR_LEN]);
+
+/*
+ * For a server about to switch to uid and gid: a store root this process
+ * created (as root) becomes theirs; an existing one is left as it is.
+ * Returns 0 or -errno with a message in err.
+ */
+int smtp_maildir_give(struct smtp_maildir *md, uid_t uid, gid_t gid, char err[WK_ERR_LEN]);
+
+/*
+ * Checks that the process, as its real uid, may create folders in the store
+ * (after switching users). Returns 0, or -errno with a message naming root.
+ */
+int smtp_maildir_check(struct smtp_maildir *md, const char *root, char err[WK_ERR_LEN]);
 
 /* Closes the root fd and frees md. Deliveries must be committed or aborted first. NULL ok. */
 void smtp_maildir_close(struct smtp_maildir *md);

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/privdrop.h"
 #include "common/server.h"
 #include "common/status.h"
 #include "common/tls.h"
@@ -113,8 +115,37 @@ static void name_services(struct wk_server *srv, size_t nplain, size_t nsubmissi
                                                                : "smtps";
 }
 
+/* SIGUSR1 asks servers to reopen their log files; smtpd writes only to standard error. */
+static void reopen_logs(struct wk_loop *loop, int signo, void *arg)
+{
+    (void)loop, (void)signo, (void)arg;
+    wk_log(WK_LOG_INFO, "reopen: the log is standard error, nothing to reopen");
+}
+
+/*
+ * --user: what must stay the server's after it stops being root (the mail
+ * store it made, the status socket), the switch, then a check that the
+ * store is still writable.
+ */
+static int become_user(struct smtp_server *ss, struct wk_status *status, const struct wk_user *user,
+                       char err[WK_ERR_LEN])
+{
+    int rc = smtp_maildir_give(ss->maildir, user->uid, user->gid, err);
+    if (rc == 0 && status != NULL)
+        rc = wk_status_chown(status, user->uid, user->gid, err);
+    if (rc == 0)
+        rc = wk_privdrop(user, err);
+    if (rc == 0)
+        rc = smtp_maildir_check(ss->maildir, ss->cfg->maildir, err);
+    if (rc == 0)
+        wk_log(WK_LOG_INFO, "user name=%s uid=%u gid=%u", user->name, (unsigned)user->uid,
+               (unsigned)user->gid);
+    return rc;
+}
+
 static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
 {
+    struct wk_user user;
     static char *default_listen[] = {"[::]:25"};
     char *default_domains[] = {(char *)cfg->hostname, "localhost"};
     struct smtp_server ss = {.cfg = cfg, .domains = cfg->domains};
@@ -131,7 +162,9 @@ static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
     static char *default_secure[] = {"[::]:465"}, *default_submission[] = {"[::]:587"};
     struct wk_strlist secure = cfg->tls_listen, submission = cfg->submission;
     char **plain = NULL;
-    int rc = wk_tls_setup(&cfg->tls, NULL, 0, &ss.tls, err);
+    int rc = cfg->user ? wk_user_lookup(cfg->user, &user, err) : 0;
+    if (rc == 0)
+        rc = wk_tls_setup(&cfg->tls, NULL, 0, &ss.tls, err);
     if (rc == 0 && ss.tls == NULL && (secure.n || submission.n || cfg->require_tls)) {
         snprintf(err, WK_ERR_LEN,
                  "--tls-listen, --submission and --require-tls need --cert and --key, "
@@ -173,6 +206,10 @@ static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
         if (rc == 0)
             wk_log(WK_LOG_INFO, "status path=%s", cfg->status_socket);
     }
+    if (rc == 0)
+        rc = wk_loop_signal(srv.loop, SIGUSR1, reopen_logs, NULL);
+    if (rc == 0 && cfg->user)
+        rc = become_user(&ss, status, &user, err);
     if (rc < 0)
         goto out;
     name_services(&srv, listen.n, submission.n);
@@ -246,6 +283,8 @@ int main(int argc, char **argv)
         {"shutdown-timeout", WK_OPT_DURATION, &cfg.shutdown_timeout, "DUR",
          "on SIGTERM, time given to messages in flight", 0, 0, false},
         WK_TLS_OPTIONS(&cfg.tls),
+        {"user", WK_OPT_STRING, &cfg.user, "NAME",
+         "after binding and reading keys as root, run as NAME", 0, 0, false},
         {"status-socket", WK_OPT_STRING, &cfg.status_socket, "PATH",
          "answer the socket view and metrics on this local socket, or off", 0, 0, false},
         {"log-level", WK_OPT_STRING, &cfg.log_level, "LEVEL", "error, warn, info or debug", 0, 0,

@@ -29,6 +29,7 @@ struct smtp_config {
     const char *maildir;
     const char *log_level;
     const char *status_socket; /* NULL: none */
+    const char *user;          /* --user: who to be after startup, or NULL */
     uint64_t max_size;         /* message limit, announced as SIZE */
     uint64_t max_recipients;
     uint64_t max_errors; /* protocol errors before 421 */

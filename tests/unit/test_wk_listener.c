@@ -374,7 +374,8 @@ static void test_privileged_port_message(void **state)
         }
         if (rc != -EACCES)
             _exit(rc == -EADDRINUSE ? 2 : 5);
-        bool ok = strstr(err, "127.0.0.1:80") && strstr(err, "privileged") && strstr(err, "setcap");
+        bool ok = strstr(err, "127.0.0.1:80") && strstr(err, "privileged") &&
+                  strstr(err, "--user NAME") && strstr(err, "setcap") && strstr(err, ">= 1024");
         if (!ok)
             fprintf(stderr, "message: %s\n", err);
         _exit(ok ? 0 : 1);
