@@ -15,6 +15,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/privdrop.h"
+#include "common/probe.h"
 #include "common/status.h"
 #include "common/server.h"
 #include "common/tls.h"
@@ -273,6 +274,7 @@ int main(int argc, char **argv)
         .status_socket = "./var/run/wellknown-httpd.sock",
         .smtpd_status = "./var/run/wellknown-smtpd.sock",
     };
+    const char *probe = NULL;
     struct wk_option opts[] = {
         {"listen", WK_OPT_LIST, &cfg.listen, "ADDR",
          "listen on ADDR, repeatable (default: [::]:80)", 0, 0, false},
@@ -307,6 +309,8 @@ int main(int argc, char **argv)
          "who may see /-/, repeatable (default: loopback and private networks)", 0, 0, false},
         {"no-dashboard", WK_OPT_FLAG, &cfg.no_dashboard, NULL,
          "no routes under /-/ (they are files like any other)", 0, 0, false},
+        {"probe", WK_OPT_STRING, &probe, "ADDR",
+         "health check: ask the server at ADDR for /-/healthy and exit 0 if healthy", 0, 0, false},
         {"user", WK_OPT_STRING, &cfg.user, "NAME",
          "after binding and reading keys as root, run as NAME", 0, 0, false},
         {"status-socket", WK_OPT_STRING, &cfg.status_socket, "PATH",
@@ -322,6 +326,13 @@ int main(int argc, char **argv)
     int status;
     if (wk_config_start(&prog, opts, WK_ARRAY_LEN(opts), argc, argv, &action, &status))
         return status;
+    if (probe != NULL) { /* a health check of a running server, not a server */
+        static const struct wk_probe healthy = {
+            "GET /-/healthy HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 200 ", NULL};
+        int rc = wk_probe_run(probe, &healthy, 5000, err);
+        return wk_config_finish(&prog, opts, WK_ARRAY_LEN(opts), action, rc, err);
+    }
     int rc = run(&cfg, action == WK_CONFIG_CHECK, err);
     return wk_config_finish(&prog, opts, WK_ARRAY_LEN(opts), action, rc, err);
 }

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/privdrop.h"
+#include "common/probe.h"
 #include "common/server.h"
 #include "common/status.h"
 #include "common/tls.h"
@@ -249,6 +250,7 @@ int main(int argc, char **argv)
         .shutdown_timeout = 10 * SECOND,
         .tls.handshake_timeout = 10 * SECOND,
     };
+    const char *probe = NULL;
     struct wk_option opts[] = {
         {"listen", WK_OPT_LIST, &cfg.listen, "ADDR",
          "listen on ADDR, repeatable (default: [::]:25)", 0, 0, false},
@@ -283,6 +285,9 @@ int main(int argc, char **argv)
         {"shutdown-timeout", WK_OPT_DURATION, &cfg.shutdown_timeout, "DUR",
          "on SIGTERM, time given to messages in flight", 0, 0, false},
         WK_TLS_OPTIONS(&cfg.tls),
+        {"probe", WK_OPT_STRING, &probe, "ADDR",
+         "health check: ask the server at ADDR for its 220 greeting and exit 0 if healthy", 0, 0,
+         false},
         {"user", WK_OPT_STRING, &cfg.user, "NAME",
          "after binding and reading keys as root, run as NAME", 0, 0, false},
         {"status-socket", WK_OPT_STRING, &cfg.status_socket, "PATH",
@@ -297,6 +302,11 @@ int main(int argc, char **argv)
     int status;
     if (wk_config_start(&prog, opts, WK_ARRAY_LEN(opts), argc, argv, &action, &status))
         return status;
+    if (probe != NULL) { /* a health check of a running server, not a server */
+        static const struct wk_probe healthy = {NULL, "220 ", "QUIT\r\n"};
+        int rc = wk_probe_run(probe, &healthy, 5000, err);
+        return wk_config_finish(&prog, opts, WK_ARRAY_LEN(opts), action, rc, err);
+    }
     int rc = host_default(&cfg, host, sizeof host, err);
     if (rc == 0)
         rc = run(&cfg, action == WK_CONFIG_CHECK, err);
