@@ -116,6 +116,26 @@ static void name_services(struct wk_server *srv, size_t nplain, size_t nsubmissi
                                                                : "smtps";
 }
 
+/* SIGHUP: new certificates for new sessions (and STARTTLS); open ones keep theirs. */
+static void reload(struct wk_server *srv, void *arg)
+{
+    struct smtp_server *ss = arg;
+    struct wk_tls *tls;
+    char err[WK_ERR_LEN];
+    if (ss->tls == NULL) {
+        wk_log(WK_LOG_INFO, "reload tls=off");
+        return;
+    }
+    if (wk_tls_setup(&ss->cfg->tls, NULL, 0, &tls, err) < 0) {
+        wk_log(WK_LOG_ERROR, "reload error=\"%s\" tls=unchanged", err);
+        return;
+    }
+    wk_server_swap_tls(srv, ss->tls, tls);
+    wk_tls_free(ss->tls);
+    ss->tls = tls;
+    wk_log(WK_LOG_INFO, "reload tls=new");
+}
+
 /* SIGUSR1 asks servers to reopen their log files; smtpd writes only to standard error. */
 static void reopen_logs(struct wk_loop *loop, int signo, void *arg)
 {
@@ -207,6 +227,8 @@ static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
         if (rc == 0)
             wk_log(WK_LOG_INFO, "status path=%s", cfg->status_socket);
     }
+    if (rc == 0)
+        rc = wk_server_on_reload(&srv, reload, &ss);
     if (rc == 0)
         rc = wk_loop_signal(srv.loop, SIGUSR1, reopen_logs, NULL);
     if (rc == 0 && cfg->user)

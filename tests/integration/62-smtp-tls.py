@@ -3,6 +3,7 @@ implicit TLS (RFC 8314), and the STARTTLS command-injection class."""
 
 import glob
 import os
+import signal
 import socket
 import ssl
 import subprocess
@@ -75,6 +76,26 @@ class SmtpTls(wktest.TestCase):
                            input=b"QUIT\r\n", capture_output=True, timeout=scaled(30))
         out = p.stdout.decode("utf-8", "replace")
         self.assertIn("Verify return code: 0 (ok)", out)
+
+    def test_sighup_rereads_the_certificate(self):
+        # A session opened before the reload stays up; new ones get the new certificate.
+        old_session = socket.create_connection(("127.0.0.1", self.plain), timeout=scaled(5))
+        self.addCleanup(old_session.close)
+        self.assertTrue(old_session.recv(512).startswith(b"220 "))
+        with open(self.cert, "rb") as f:
+            before = f.read()
+        self.srv.send_signal(signal.SIGHUP)
+        self.srv.wait_log(r"^smtpd reload tls=new$")
+        with open(self.cert, "rb") as f:
+            after = f.read()
+        self.assertNotEqual(before, after)  # --self-signed made a new one, --write-cert saved it
+        p = subprocess.run(["openssl", "s_client", "-starttls", "smtp", "-connect",
+                            "127.0.0.1:%d" % self.plain, "-CAfile", self.cert,
+                            "-verify_hostname", "localhost", "-verify_return_error"],
+                           input=b"QUIT\r\n", capture_output=True, timeout=scaled(30))
+        self.assertIn("Verify return code: 0 (ok)", p.stdout.decode("utf-8", "replace"))
+        old_session.sendall(b"NOOP\r\n")
+        self.assertTrue(old_session.recv(512).startswith(b"250 "))
 
     def test_injection_after_starttls_is_dropped(self):
         raw = socket.create_connection(("127.0.0.1", self.plain), timeout=scaled(5))
