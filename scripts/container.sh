@@ -68,8 +68,8 @@ runtime = "runc"
 # that keeps them out) and import that too. ROOTFS is removed afterwards.
 _wk_import_debian() {
     local rootfs=$1 mirror=${WK_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-    local -a changes=(--change 'ENV=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
-                      --change 'CMD=["bash"]')
+    local path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+    local -a changes=(--change "ENV=PATH=$path" --change 'CMD=["bash"]')
     rm -rf "$rootfs"
     echo "container: debootstrap bookworm from $mirror (about half a minute)"
     debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$rootfs.log" 2>&1 || {
@@ -92,8 +92,8 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
     cat >"$rootfs/etc/apt/apt.conf.d/docker-clean" <<'EOF'
-DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
-APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/*.bin || true"; };
 Dir::Cache::pkgcache "";
 Dir::Cache::srcpkgcache "";
 EOF
@@ -102,7 +102,7 @@ EOF
         "$rootfs"/tmp/* "$rootfs"/debootstrap
     : >"$rootfs/etc/hostname"
     tar --numeric-owner --xattrs -C "$rootfs" -c . |
-        podman import "${changes[@]}" - "$WK_BASE_IMAGE" >/dev/null
+        podman import -q "${changes[@]}" - "$WK_BASE_IMAGE" >/dev/null
 
     cat >"$rootfs/etc/dpkg/dpkg.cfg.d/docker" <<'EOF'
 # The slim variant: files a container seldom needs are left out, and stay out.
@@ -115,11 +115,12 @@ path-exclude /usr/share/lintian/overrides/*
 path-exclude /usr/share/locale/*
 path-exclude /usr/share/man/*
 EOF
-    rm -rf "$rootfs"/usr/share/{groff,info,linda,locale,man}/* "$rootfs"/usr/share/lintian/overrides/*
+    rm -rf "$rootfs"/usr/share/{groff,info,linda,locale,man}/* \
+        "$rootfs"/usr/share/lintian/overrides/*
     find "$rootfs/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
     find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete
     tar --numeric-owner --xattrs -C "$rootfs" -c . |
-        podman import "${changes[@]}" - "$WK_BASE_SLIM_IMAGE" >/dev/null
+        podman import -q "${changes[@]}" - "$WK_BASE_SLIM_IMAGE" >/dev/null
     rm -rf "$rootfs" "$rootfs.log"
     echo "container: imported $WK_BASE_IMAGE and $WK_BASE_SLIM_IMAGE"
 }

@@ -25,8 +25,10 @@ wk_need_packages() {
 # What building needs.
 WK_BUILD_PACKAGES=(gcc libc6-dev make cmake pkg-config libssl-dev node-llhttp)
 # What the tests need besides.
-# chromium (and a font for it) drives the socket view in a headless browser test.
-WK_TEST_PACKAGES=(libcmocka-dev python3 curl iproute2 procps swaks openssl chromium fonts-dejavu-core)
+# chromium (and a font for it) drives the socket view in a headless browser test; groff and
+# man check that the manual pages render.
+WK_TEST_PACKAGES=(libcmocka-dev python3 curl iproute2 procps swaks openssl chromium fonts-dejavu-core
+    groff-base man-db)
 # What building and running docker/ with Podman needs (scripts/container.sh): no Docker
 # engine nor registry is required, debootstrap makes the Debian base images.
 WK_CONTAINER_PACKAGES=(podman buildah runc fuse-overlayfs slirp4netns uidmap debootstrap
