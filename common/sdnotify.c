@@ -16,6 +16,8 @@ int wk_sdnotify_parse(const char *s, size_t n, struct sockaddr_un *addr, socklen
     if (n == 0 || (s[0] != '/' && s[0] != '@') || memchr(s, '\0', n) != NULL)
         return -EINVAL;
     bool abstract = s[0] == '@';
+    if (abstract && n == 1)
+        return -EINVAL; /* an empty abstract name is nobody's */
     /* A path needs room for its NUL; an abstract name's '@' stands for the leading NUL. */
     if (abstract ? n > sizeof addr->sun_path : n >= sizeof addr->sun_path)
         return -ENAMETOOLONG;

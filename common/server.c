@@ -6,6 +6,7 @@
 #include "common/server.h"
 
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/sdlisten.h"
 
 void wk_server_config_defaults(struct wk_server_config *cfg)
 {
@@ -28,6 +30,7 @@ void wk_server_config_defaults(struct wk_server_config *cfg)
     cfg->shutdown_timeout_ms = 10000;
     cfg->defer_accept_s = 0;
     cfg->handshake_timeout_ms = 10000;
+    cfg->listen_default = false;
 }
 
 static void pause_all(struct wk_server *srv, bool pause)
@@ -78,8 +81,37 @@ void wk_server_conn_closed(struct wk_server *srv)
 
 static void close_listeners(struct wk_server *srv)
 {
-    for (size_t i = 0; i < srv->nlisteners; i++)
-        wk_listener_close(&srv->listeners[i]);
+    for (size_t i = 0; i < srv->nlisteners; i++) {
+        struct wk_listener *l = &srv->listeners[i];
+        /* An inherited socket's path is the service manager's: closing must not unlink it. */
+        sa_family_t family = l->addr.u.sa.sa_family;
+        if (srv->inherited != NULL && srv->inherited[i])
+            l->addr.u.sa.sa_family = AF_UNSPEC;
+        wk_listener_close(l);
+        l->addr.u.sa.sa_family = family;
+    }
+}
+
+/* A failure to tell the service manager is logged once, and otherwise changes nothing. */
+static void notified(struct wk_server *srv, const char *what, int rc)
+{
+    if (rc == 0 || srv->notify_warned)
+        return;
+    srv->notify_warned = true;
+    wk_log(WK_LOG_WARN, "notify state=%s error=\"%s\"", what, strerror(-rc));
+}
+
+/* READY=1 with a status line: every listener accepts. */
+static void notify_ready(struct wk_server *srv)
+{
+    size_t inherited = 0;
+    for (size_t i = 0; srv->inherited != NULL && i < srv->nlisteners; i++)
+        inherited += srv->inherited[i];
+    int rc = wk_sdnotify_sendf(&srv->notify,
+                               "READY=1\nSTATUS=listening on %zu sockets (%zu inherited)\n"
+                               "MAINPID=%d",
+                               srv->nlisteners, inherited, (int)getpid());
+    notified(srv, "ready", rc);
 }
 
 /* Calls fn on every open connection; fn may close the one it is given. */
@@ -121,6 +153,9 @@ static void on_stop_signal(struct wk_loop *loop, int signo, void *data)
         return;
     srv->stopping = true;
     wk_log(WK_LOG_INFO, "stopping signal=%s open=%zu", signo == SIGINT ? "INT" : "TERM", srv->open);
+    notified(srv, "stopping",
+             wk_sdnotify_sendf(&srv->notify, "STOPPING=1\nSTATUS=stopping, %zu connections open",
+                               srv->open));
     close_listeners(srv);
     each_conn(srv, shutdown_conn);
     if (srv->open == 0)
@@ -135,7 +170,15 @@ static void on_hup(struct wk_loop *loop, int signo, void *data)
     WK_UNUSED(loop);
     WK_UNUSED(signo);
     wk_log(WK_LOG_INFO, "reload signal=HUP");
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    unsigned long long usec =
+        (unsigned long long)now.tv_sec * 1000000 + (unsigned long long)now.tv_nsec / 1000;
+    notified(srv, "reloading",
+             wk_sdnotify_sendf(&srv->notify, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
+                               usec));
     srv->on_reload(srv, srv->on_reload_arg);
+    notify_ready(srv);
 }
 
 int wk_server_on_reload(struct wk_server *srv, wk_server_reload_fn *fn, void *arg)
@@ -200,6 +243,17 @@ int wk_server_init(struct wk_server *srv, const struct wk_server_config *cfg,
         return -ENOMEM;
     wk_timer_init(&srv->stop_timer, on_stop_timer, srv);
     wk_timer_init(&srv->resume_timer, on_resume_timer, srv);
+    const char *notify_socket = getenv("NOTIFY_SOCKET");
+    int nrc = wk_sdnotify_open(&srv->notify, notify_socket);
+    if (notify_socket != NULL) {
+        char shown[128];
+        wk_log_escape(shown, sizeof shown, notify_socket, strlen(notify_socket));
+        if (nrc < 0)
+            wk_log(WK_LOG_WARN, "notify socket=%s error=\"%s\"", shown, strerror(-nrc));
+        else
+            wk_log(WK_LOG_DEBUG, "notify socket=%s", shown);
+        srv->notify_warned = nrc < 0;
+    }
     int rc = wk_loop_before_sleep(srv->loop, before_sleep, srv);
     if (rc == 0)
         rc = wk_loop_signal(srv->loop, SIGTERM, on_stop_signal, srv);
@@ -213,26 +267,131 @@ int wk_server_init(struct wk_server *srv, const struct wk_server_config *cfg,
     return rc;
 }
 
+/* Takes over an inherited listening socket as l, set up as wk_listener_open() sets up its own. */
+static void adopt(struct wk_listener *l, int fd, const struct wk_sdlisten_socket *s)
+{
+    memset(l, 0, sizeof *l);
+    l->fd = fd;
+    l->addr = s->addr;
+    wk_registry_init(&l->registry);
+    memcpy(l->name, s->name, sizeof l->name);
+    /* As on a bound listener: replies are written whole, so Nagle would only delay them. */
+    int one = 1;
+    if (s->addr.u.sa.sa_family != AF_UNIX &&
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+        wk_log(WK_LOG_WARN, "listen addr=%s fd=%d nodelay=unavailable", l->name, fd);
+}
+
+/* The next listener: the inherited socket s (its fd taken), or addr bound afresh when s is NULL. */
+static int open_listener(struct wk_server *srv, const struct wk_addr *addr,
+                         const struct wk_sdlisten_socket *s, int fd, struct wk_tls *tls,
+                         char err[WK_ERR_LEN])
+{
+    struct wk_listener *l = &srv->listeners[srv->nlisteners];
+    if (s != NULL) {
+        adopt(l, fd, s);
+    } else {
+        int rc = wk_listener_open(l, addr, srv->cfg.backlog, err);
+        if (rc < 0)
+            return rc;
+    }
+    l->tls = tls;
+    srv->inherited[srv->nlisteners] = s != NULL;
+    if (srv->cfg.defer_accept_s > 0 && wk_listener_defer_accept(l, srv->cfg.defer_accept_s) < 0)
+        wk_log(WK_LOG_WARN, "listen addr=%s defer-accept=unavailable", l->name);
+    srv->nlisteners++;
+    wk_log(WK_LOG_INFO, "listen addr=%s fd=%d%s%s", l->name, l->fd, s ? " inherited" : "",
+           l->tls ? " tls" : "");
+    return 0;
+}
+
+/* An inherited socket no address names: the message names it and the addresses. */
+static int unmatched(const struct wk_sdlisten *sl, const struct wk_addr *addrs, size_t n,
+                     char err[WK_ERR_LEN])
+{
+    char list[200] = "", name[WK_ADDR_STRLEN]; /* bounded, as the name below, to fit err */
+    size_t at = 0;
+    for (size_t i = 0; i < n && at < sizeof list; i++) {
+        wk_addr_format(&addrs[i].u.sa, addrs[i].len, name, sizeof name);
+        int k = snprintf(list + at, sizeof list - at, "%s%s", i ? " " : "", name);
+        at = k < 0 ? sizeof list : at + (size_t)k;
+    }
+    if (at >= sizeof list)
+        memcpy(list + sizeof list - 4, "...", 4);
+    for (size_t j = 0; j < sl->n; j++) {
+        if (sl->v[j].fd < 0)
+            continue;
+        snprintf(err, WK_ERR_LEN,
+                 "inherited socket fd %d (%.120s) matches no listen address (%s): name that "
+                 "address with --listen or another listen option, or give no --listen to serve "
+                 "every inherited socket",
+                 sl->v[j].fd, sl->v[j].name, n ? list : "none");
+        break;
+    }
+    return -EINVAL;
+}
+
+/* The index of the next inherited socket not taken yet, from j on (one is left). */
+static size_t next_left(const struct wk_sdlisten *sl, size_t j)
+{
+    while (sl->v[j].fd < 0)
+        j++;
+    return j;
+}
+
 int wk_server_listen(struct wk_server *srv, const struct wk_addr *addrs, struct wk_tls *const *tls,
                      size_t n, char err[WK_ERR_LEN])
 {
-    srv->listeners = calloc(n, sizeof *srv->listeners);
-    if (srv->listeners == NULL) {
+    struct wk_sdlisten sl;
+    int *fds = NULL; /* fds[i]: the inherited socket addrs[i] names, or -1 */
+    ssize_t *from = NULL;
+    int rc = wk_sdlisten_open(&sl, err);
+    if (rc < 0)
+        return rc;
+    size_t cap = n + sl.n ? n + sl.n : 1;
+    srv->listeners = calloc(cap, sizeof *srv->listeners);
+    srv->inherited = calloc(cap, sizeof *srv->inherited);
+    fds = calloc(n ? n : 1, sizeof *fds);
+    from = calloc(n ? n : 1, sizeof *from);
+    if (srv->listeners == NULL || srv->inherited == NULL || fds == NULL || from == NULL) {
         snprintf(err, WK_ERR_LEN, "listeners: out of memory");
-        return -ENOMEM;
+        rc = -ENOMEM;
+        goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        struct wk_listener *l = &srv->listeners[i];
-        int rc = wk_listener_open(l, &addrs[i], srv->cfg.backlog, err);
-        if (rc < 0)
-            return rc;
-        l->tls = tls ? tls[i] : NULL;
-        if (srv->cfg.defer_accept_s > 0 && wk_listener_defer_accept(l, srv->cfg.defer_accept_s) < 0)
-            wk_log(WK_LOG_WARN, "listen addr=%s defer-accept=unavailable", l->name);
-        srv->nlisteners++;
-        wk_log(WK_LOG_INFO, "listen addr=%s fd=%d%s", l->name, l->fd, l->tls ? " tls" : "");
+        from[i] = wk_sdlisten_find(&sl, &addrs[i]);
+        fds[i] = from[i] < 0 ? -1 : wk_sdlisten_take(&sl, (size_t)from[i]);
     }
-    return 0;
+    size_t left = wk_sdlisten_left(&sl), j = 0;
+    if (left > 0 && !srv->cfg.listen_default) {
+        rc = unmatched(&sl, addrs, n, err);
+        goto out;
+    }
+    /* No --listen: the inherited sockets take the default's place. */
+    bool replace_default = left > 0 && n > 0 && fds[0] < 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (i == 0 && replace_default) {
+            j = next_left(&sl, j);
+            rc = open_listener(srv, NULL, &sl.v[j], wk_sdlisten_take(&sl, j), NULL, err);
+            continue;
+        }
+        const struct wk_sdlisten_socket *s = from[i] < 0 ? NULL : &sl.v[from[i]];
+        rc = open_listener(srv, &addrs[i], s, fds[i], tls ? tls[i] : NULL, err);
+        fds[i] = -1;
+    }
+    while (rc == 0 && wk_sdlisten_left(&sl) > 0) {
+        j = next_left(&sl, j);
+        rc = open_listener(srv, NULL, &sl.v[j], wk_sdlisten_take(&sl, j), NULL, err);
+    }
+out:
+    for (size_t i = 0; fds != NULL && i < n; i++) {
+        if (fds[i] >= 0)
+            close(fds[i]);
+    }
+    free(fds);
+    free(from);
+    wk_sdlisten_close(&sl);
+    return rc;
 }
 
 int wk_server_listen_text(struct wk_server *srv, char *const *plain, size_t nplain,
@@ -269,6 +428,7 @@ int wk_server_run(struct wk_server *srv)
         if (rc < 0)
             return rc;
     }
+    notify_ready(srv);
     wk_log_set_buffered(true);
     int rc = wk_loop_run(srv->loop);
     wk_log_set_buffered(false);
@@ -285,6 +445,9 @@ void wk_server_fini(struct wk_server *srv)
     close_listeners(srv);
     free(srv->listeners);
     srv->listeners = NULL;
+    free(srv->inherited);
+    srv->inherited = NULL;
+    wk_sdnotify_close(&srv->notify);
     wk_loop_free(srv->loop);
     srv->loop = NULL;
     wk_log_flush();

@@ -4,6 +4,11 @@
  *
  * SIGTERM and SIGINT stop accepting, give every connection on_shutdown, and
  * exit once all are closed or the shutdown timeout has passed.
+ *
+ * Under a service manager (systemd), the server takes the listening sockets
+ * passed to it (socket activation, LISTEN_FDS) and reports READY=1 once it
+ * serves, RELOADING=1 around a SIGHUP reload and STOPPING=1 when a graceful
+ * stop begins (Type=notify, NOTIFY_SOCKET).
  */
 #ifndef WK_SERVER_H
 #define WK_SERVER_H
@@ -16,6 +21,7 @@
 #include "common/conn.h"
 #include "common/listener.h"
 #include "common/loop.h"
+#include "common/sdnotify.h"
 
 struct wk_server_config {
     int backlog;                   /* listen(2) backlog */
@@ -28,6 +34,12 @@ struct wk_server_config {
     uint64_t shutdown_timeout_ms;  /* graceful stop bound */
     int defer_accept_s;            /* TCP_DEFER_ACCEPT seconds, 0: off (the client speaks first) */
     uint64_t handshake_timeout_ms; /* a TLS client must finish its handshake within this */
+    /*
+     * The first address given to wk_server_listen() is the built-in default,
+     * not one the user named (no --listen): inherited sockets that no address
+     * names are then served, as plain listeners, instead of refused.
+     */
+    bool listen_default;
 };
 
 struct wk_conn;
@@ -61,7 +73,10 @@ struct wk_server {
     void *before_flush_arg;
     wk_server_reload_fn *on_reload;
     void *on_reload_arg;
-    uint64_t started_ms; /* wall clock at wk_server_init(), ms since the epoch */
+    uint64_t started_ms;       /* wall clock at wk_server_init(), ms since the epoch */
+    bool *inherited;           /* inherited[i]: listener i came from socket activation */
+    struct wk_sdnotify notify; /* the service manager, when NOTIFY_SOCKET names one */
+    bool notify_warned;        /* a failure to notify has been logged */
 };
 
 /* Fills cfg with the defaults. */
@@ -74,8 +89,19 @@ int wk_server_init(struct wk_server *srv, const struct wk_server_config *cfg,
 /*
  * Binds every address and logs "listen addr=..." with the real port of each.
  * tls[i] (not owned), when tls is not NULL, makes listener i speak TLS
- * (NULL entries: plain). Returns 0, or -errno with a message naming the
- * address in err.
+ * (NULL entries: plain); listener i serves addrs[i].
+ *
+ * Socket activation: the sockets passed with LISTEN_PID/LISTEN_FDS are taken
+ * first. An address bound to the same IP address and port (or unix path) as
+ * an inherited socket adopts it instead of binding ("listen addr=... fd=N
+ * inherited"); port 0 matches none. An inherited socket that no address
+ * names is an error naming both, unless cfg.listen_default: then the first
+ * such socket replaces the default addrs[0] (if no socket matched it) and
+ * the others follow the n listeners, all plain. The inherited sockets keep
+ * their backlog and IPV6_V6ONLY; TCP_NODELAY and TCP_DEFER_ACCEPT are set as
+ * on a bound one.
+ *
+ * Returns 0, or -errno with a message naming the address in err.
  */
 int wk_server_listen(struct wk_server *srv, const struct wk_addr *addrs, struct wk_tls *const *tls,
                      size_t n, char err[WK_ERR_LEN]);

@@ -70,7 +70,8 @@ static void server_config(const struct http_config *cfg, struct wk_server_config
     sc->send_timeout_ms = cfg->send_timeout;
     sc->shutdown_timeout_ms = cfg->shutdown_timeout;
     sc->handshake_timeout_ms = cfg->tls.handshake_timeout;
-    sc->defer_accept_s = 1; /* HTTP clients speak first */
+    sc->defer_accept_s = 1;                  /* HTTP clients speak first */
+    sc->listen_default = cfg->listen.n == 0; /* then inherited sockets replace [::]:80 */
 }
 
 /* The TLS context (NULL when TLS is off) and the addresses HTTPS listens on. */

@@ -40,6 +40,7 @@ static void server_config(const struct smtp_config *cfg, struct wk_server_config
     sc->in_max = 64 * 1024;
     sc->handshake_timeout_ms = cfg->tls.handshake_timeout;
     sc->out_max = 256 * 1024;
+    sc->listen_default = cfg->listen.n == 0; /* then inherited sockets replace [::]:25 */
 }
 
 /* The default that depends on the host: its name. */
@@ -107,13 +108,18 @@ static void smtp_metrics(struct wk_metrics *b, void *arg)
     wk_metrics_sample(b, "smtpd", "delivered_recipients_total", NULL, NULL, st->recipients);
 }
 
-/* Names the listeners for the socket view: plain, then submission, then implicit TLS. */
+/*
+ * Names the listeners for the socket view: plain, then submission, then
+ * implicit TLS; sockets inherited beyond those (socket activation) by
+ * whether they speak TLS.
+ */
 static void name_services(struct wk_server *srv, size_t nplain, size_t nsubmission)
 {
     for (size_t i = 0; i < srv->nlisteners; i++)
         srv->listeners[i].service = i < nplain                 ? "smtp"
                                     : i < nplain + nsubmission ? "submission"
-                                                               : "smtps";
+                                    : srv->listeners[i].tls    ? "smtps"
+                                                               : "smtp";
 }
 
 /* SIGHUP: new certificates for new sessions (and STARTTLS); open ones keep theirs. */
