@@ -215,6 +215,21 @@ void wk_listener_resume(struct wk_listener *l)
         watch(l, true);
 }
 
+void wk_listener_adopt(struct wk_listener *l, int fd, const struct wk_addr *addr)
+{
+    memset(l, 0, sizeof *l);
+    l->fd = fd;
+    l->addr = *addr;
+    l->inherited = true;
+    wk_registry_init(&l->registry);
+    wk_addr_format(&addr->u.sa, addr->len, l->name, sizeof l->name);
+    /* As on a bound listener: replies are written whole, so Nagle would only delay them. */
+    int one = 1;
+    if (addr->u.sa.sa_family != AF_UNIX &&
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+        wk_log(WK_LOG_WARN, "listen addr=%s fd=%d nodelay=unavailable", l->name, fd);
+}
+
 void wk_listener_close(struct wk_listener *l)
 {
     if (l->fd < 0)
@@ -225,6 +240,6 @@ void wk_listener_close(struct wk_listener *l)
     }
     close(l->fd);
     l->fd = -1;
-    if (l->addr.u.sa.sa_family == AF_UNIX)
+    if (l->addr.u.sa.sa_family == AF_UNIX && !l->inherited)
         unlink(l->addr.u.un.sun_path);
 }

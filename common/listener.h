@@ -41,6 +41,7 @@ struct wk_listener {
     bool deferred;               /* TCP_DEFER_ACCEPT: accepted sockets have data waiting */
     struct wk_tls *tls;          /* TLS context of a TLS listener (not owned), else NULL */
     const char *service;         /* what the protocol serves here ("http", "smtps"), or NULL */
+    bool inherited;              /* adopted from the service manager, not bound here */
     struct wk_registry registry; /* its open connections */
 };
 
@@ -51,6 +52,14 @@ struct wk_listener {
  */
 int wk_listener_open(struct wk_listener *l, const struct wk_addr *addr, int backlog,
                      char err[WK_ERR_LEN]);
+
+/*
+ * Takes over fd, a listening socket bound to addr by someone else (systemd's
+ * socket activation), set up as wk_listener_open() sets up its own; its
+ * backlog and options stay as they were made. Closing it never unlinks an
+ * AF_UNIX path: that belongs to whoever made it.
+ */
+void wk_listener_adopt(struct wk_listener *l, int fd, const struct wk_addr *addr);
 
 /* Starts accepting on loop, calling on_accept for each connection. Returns 0 or -errno. */
 int wk_listener_start(struct wk_listener *l, struct wk_loop *loop, wk_accept_fn *on_accept,

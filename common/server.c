@@ -81,15 +81,8 @@ void wk_server_conn_closed(struct wk_server *srv)
 
 static void close_listeners(struct wk_server *srv)
 {
-    for (size_t i = 0; i < srv->nlisteners; i++) {
-        struct wk_listener *l = &srv->listeners[i];
-        /* An inherited socket's path is the service manager's: closing must not unlink it. */
-        sa_family_t family = l->addr.u.sa.sa_family;
-        if (srv->inherited != NULL && srv->inherited[i])
-            l->addr.u.sa.sa_family = AF_UNSPEC;
-        wk_listener_close(l);
-        l->addr.u.sa.sa_family = family;
-    }
+    for (size_t i = 0; i < srv->nlisteners; i++)
+        wk_listener_close(&srv->listeners[i]);
 }
 
 /* A failure to tell the service manager is logged once, and otherwise changes nothing. */
@@ -105,8 +98,8 @@ static void notified(struct wk_server *srv, const char *what, int rc)
 static void notify_ready(struct wk_server *srv)
 {
     size_t inherited = 0;
-    for (size_t i = 0; srv->inherited != NULL && i < srv->nlisteners; i++)
-        inherited += srv->inherited[i];
+    for (size_t i = 0; i < srv->nlisteners; i++)
+        inherited += srv->listeners[i].inherited;
     int rc = wk_sdnotify_sendf(&srv->notify,
                                "READY=1\nSTATUS=listening on %zu sockets (%zu inherited)\n"
                                "MAINPID=%d",
@@ -267,21 +260,6 @@ int wk_server_init(struct wk_server *srv, const struct wk_server_config *cfg,
     return rc;
 }
 
-/* Takes over an inherited listening socket as l, set up as wk_listener_open() sets up its own. */
-static void adopt(struct wk_listener *l, int fd, const struct wk_sdlisten_socket *s)
-{
-    memset(l, 0, sizeof *l);
-    l->fd = fd;
-    l->addr = s->addr;
-    wk_registry_init(&l->registry);
-    memcpy(l->name, s->name, sizeof l->name);
-    /* As on a bound listener: replies are written whole, so Nagle would only delay them. */
-    int one = 1;
-    if (s->addr.u.sa.sa_family != AF_UNIX &&
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
-        wk_log(WK_LOG_WARN, "listen addr=%s fd=%d nodelay=unavailable", l->name, fd);
-}
-
 /* The next listener: the inherited socket s (its fd taken), or addr bound afresh when s is NULL. */
 static int open_listener(struct wk_server *srv, const struct wk_addr *addr,
                          const struct wk_sdlisten_socket *s, int fd, struct wk_tls *tls,
@@ -289,14 +267,13 @@ static int open_listener(struct wk_server *srv, const struct wk_addr *addr,
 {
     struct wk_listener *l = &srv->listeners[srv->nlisteners];
     if (s != NULL) {
-        adopt(l, fd, s);
+        wk_listener_adopt(l, fd, &s->addr);
     } else {
         int rc = wk_listener_open(l, addr, srv->cfg.backlog, err);
         if (rc < 0)
             return rc;
     }
     l->tls = tls;
-    srv->inherited[srv->nlisteners] = s != NULL;
     if (srv->cfg.defer_accept_s > 0 && wk_listener_defer_accept(l, srv->cfg.defer_accept_s) < 0)
         wk_log(WK_LOG_WARN, "listen addr=%s defer-accept=unavailable", l->name);
     srv->nlisteners++;
@@ -350,10 +327,9 @@ int wk_server_listen(struct wk_server *srv, const struct wk_addr *addrs, struct 
         return rc;
     size_t cap = n + sl.n ? n + sl.n : 1;
     srv->listeners = calloc(cap, sizeof *srv->listeners);
-    srv->inherited = calloc(cap, sizeof *srv->inherited);
     fds = calloc(n ? n : 1, sizeof *fds);
     from = calloc(n ? n : 1, sizeof *from);
-    if (srv->listeners == NULL || srv->inherited == NULL || fds == NULL || from == NULL) {
+    if (srv->listeners == NULL || fds == NULL || from == NULL) {
         snprintf(err, WK_ERR_LEN, "listeners: out of memory");
         rc = -ENOMEM;
         goto out;
@@ -445,8 +421,6 @@ void wk_server_fini(struct wk_server *srv)
     close_listeners(srv);
     free(srv->listeners);
     srv->listeners = NULL;
-    free(srv->inherited);
-    srv->inherited = NULL;
     wk_sdnotify_close(&srv->notify);
     wk_loop_free(srv->loop);
     srv->loop = NULL;

@@ -74,7 +74,6 @@ struct wk_server {
     wk_server_reload_fn *on_reload;
     void *on_reload_arg;
     uint64_t started_ms;       /* wall clock at wk_server_init(), ms since the epoch */
-    bool *inherited;           /* inherited[i]: listener i came from socket activation */
     struct wk_sdnotify notify; /* the service manager, when NOTIFY_SOCKET names one */
     bool notify_warned;        /* a failure to notify has been logged */
 };

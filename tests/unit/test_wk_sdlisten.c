@@ -496,8 +496,8 @@ static void test_server_adopts(void **state)
     /* listener 1 is the inherited socket, not a new one; listener 0 was bound */
     assert_int_equal(srv->listeners[1].fd, FIRST);
     assert_string_equal(srv->listeners[1].name, here);
-    assert_true(srv->inherited[1]);
-    assert_false(srv->inherited[0]);
+    assert_true(srv->listeners[1].inherited);
+    assert_false(srv->listeners[0].inherited);
     assert_true(srv->listeners[0].fd != FIRST);
     char line[128];
     snprintf(line, sizeof line, "test listen addr=%s fd=3 inherited\n", here);
@@ -566,7 +566,7 @@ static void test_server_replaces_default(void **state)
     assert_int_equal(srv->listeners[1].fd, b); /* the address that names it keeps its index */
     assert_int_equal(srv->listeners[2].fd, c); /* after the addresses given */
     for (size_t i = 0; i < 3; i++)
-        assert_true(srv->inherited[i]);
+        assert_true(srv->listeners[i].inherited);
 }
 
 static void test_server_default_matched(void **state)
@@ -585,7 +585,7 @@ static void test_server_default_matched(void **state)
     struct wk_server *srv = &f->srv;
     assert_int_equal(srv->nlisteners, 3);
     assert_int_equal(srv->listeners[0].fd, b);
-    assert_false(srv->inherited[1]); /* port 0: bound */
+    assert_false(srv->listeners[1].inherited); /* port 0: bound */
     assert_int_equal(srv->listeners[2].fd, a);
 }
 
