@@ -209,6 +209,7 @@ class Systemd(wktest.TestCase):
         f = self.expect_ready(mgr, srv)
         self.assertEqual(f["STATUS"], "listening on 1 sockets (0 inherited)")
         self.assertEqual(self.get(srv, "/").status, 200)
+        srv.wait_log(r"^httpd accept ")  # the log line may trail the response
         # A client of the test's socket waits there: the server does not accept it.
         with socket.create_connection(sock.getsockname(), timeout=scaled(5)):
             sock.settimeout(scaled(5))
