@@ -11,8 +11,10 @@
 #include "httpd/dashboard.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +44,12 @@
 #define FETCH_TIMEOUT_MS 1000
 /* Bound of a JSON or metrics answer. */
 #define ANSWER_MAX (16u << 20)
+/*
+ * Bodies larger than this go out from a memory file by sendfile rather than
+ * through a connection's output buffer, whose bound is smaller than a view
+ * of ten thousand sockets; one file then serves every viewer.
+ */
+#define BODY_INLINE_MAX (256u << 10)
 
 enum route {
     ROUTE_NONE,
@@ -143,6 +151,41 @@ static enum route route_of(const char *p, size_t n, const struct http_asset **as
     return ROUTE_UNKNOWN;
 }
 
+/*
+ * Appends n bytes of p to c's output: copied when small, else queued from a
+ * memory file holding them, made on first use in *mfd (-1 until then; the
+ * caller closes it). Returns 0 or -errno.
+ */
+static int put_bytes(struct wk_conn *c, const char *p, size_t n, int *mfd)
+{
+    if (n <= BODY_INLINE_MAX)
+        return wk_conn_write(c, p, n);
+    if (*mfd < 0) {
+        int fd = memfd_create("wellknown-view", MFD_CLOEXEC);
+        if (fd < 0)
+            return -errno;
+        for (size_t off = 0; off < n;) {
+            ssize_t w = write(fd, p + off, n - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                int e = w < 0 ? errno : EIO;
+                close(fd);
+                return -e;
+            }
+            off += (size_t)w;
+        }
+        *mfd = fd;
+    }
+    int fd = fcntl(*mfd, F_DUPFD_CLOEXEC, 0); /* the conn closes its own once sent */
+    if (fd < 0)
+        return -errno;
+    int rc = wk_conn_send_file(c, fd, 0, n, NULL, NULL);
+    if (rc < 0)
+        close(fd);
+    return rc;
+}
+
 static void send_body(struct http_txn *t, const char *type, const char *body, size_t len,
                       const char *etag)
 {
@@ -155,9 +198,11 @@ static void send_body(struct http_txn *t, const char *type, const char *body, si
         .etag = etag,
         .etag_len = etag ? strlen(etag) : 0,
     };
-    if (http_response_head(t, &r) < 0 ||
-        (!t->head_only && wk_buf_append(wk_conn_out(t->c), body, len) < 0))
+    int mfd = -1;
+    if (http_response_head(t, &r) < 0 || (!t->head_only && put_bytes(t->c, body, len, &mfd) < 0))
         wk_conn_close(t->c, "out-of-memory");
+    if (mfd >= 0)
+        close(mfd);
 }
 
 /* {"local": ..., "peer": ..., "fd": ...} of the connection that asks. */
@@ -365,14 +410,24 @@ static void fetched(int err, const char *data, size_t len, void *arg)
     }
 }
 
-/* Writes s to every stream that keeps up; a stream still writing the last one skips it. */
-static void broadcast(struct http_dashboard *d, const char *s, size_t n)
+/*
+ * Writes an event (its head, its JSON data, its end) to every stream that
+ * keeps up; a stream still writing the last one skips it.
+ */
+static void broadcast(struct http_dashboard *d, const char *head, const char *data, size_t n,
+                      const char *end)
 {
+    int mfd = -1;
     for (size_t i = 0; i < d->nstreams; i++) {
         struct wk_conn *c = d->streams[i];
-        if (!wk_conn_output_pending(c) && wk_conn_write(c, s, n) < 0)
+        if (wk_conn_output_pending(c))
+            continue;
+        if (wk_conn_write(c, head, strlen(head)) < 0 || put_bytes(c, data, n, &mfd) < 0 ||
+            wk_conn_write(c, end, strlen(end)) < 0)
             wk_conn_close(c, "out-of-memory");
     }
+    if (mfd >= 0)
+        close(mfd);
     d->beat_ms = wk_loop_now(d->srv->loop);
 }
 
@@ -380,12 +435,9 @@ static void send_snapshots(struct http_dashboard *d)
 {
     struct wk_buf b;
     wk_buf_init(&b, ANSWER_MAX);
-    wk_buf_append(&b, "event: snapshot\ndata: ", 22);
     int rc = snapshot(d, NULL, &b);
     if (rc == 0)
-        rc = wk_buf_append(&b, "\n\n", 2);
-    if (rc == 0)
-        broadcast(d, wk_buf_data(&b), wk_buf_len(&b));
+        broadcast(d, "event: snapshot\ndata: ", wk_buf_data(&b), wk_buf_len(&b), "\n\n");
     else
         wk_log(WK_LOG_WARN, "dashboard snapshot error=\"%s\"", strerror(-rc));
     d->sent_ms = wk_loop_now(d->srv->loop);
@@ -416,7 +468,7 @@ static void on_tick(struct wk_timer *t)
         else
             send_snapshots(d);
     } else if (now - d->beat_ms >= HEARTBEAT_MS) {
-        broadcast(d, ": heartbeat\n\n", 13);
+        broadcast(d, ": heartbeat", "", 0, "\n\n");
     }
     wk_loop_timer_after(d->srv->loop, &d->tick, SNAPSHOT_TICK_MS);
 }

@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import stat
@@ -301,6 +302,40 @@ class Hostile(wktest.TestCase):
         self.addCleanup(s.close)
         s.sendall(b"GET /-/sockets/events HTTP/1.1\r\nHost: x\r\n\r\n")
         return s
+
+    def test_a_view_larger_than_the_output_buffer(self):
+        # 1000 connections make a view of some 300 KB: it leaves from a memory file, whole,
+        # as the answer and as an event.
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, 2048), hard), hard))
+        conns = []
+        try:
+            for _ in range(1000):
+                s = socket.create_connection(("127.0.0.1", self.httpd.port), timeout=scaled(10))
+                s.sendall(b"GET / HTTP/1.1\r\n")  # a head begun: held in reading-request
+                conns.append(s)
+            peers = {"127.0.0.1:%d" % s.getsockname()[1] for s in conns}
+            deadline = time.monotonic() + scaled(20)
+            while True:
+                r = self.get(self.httpd, "/-/sockets.json")
+                doc = json.loads(r.body)
+                held = set(sockets_by_peer(doc, "httpd"))
+                if peers <= held:
+                    break
+                self.assertLess(time.monotonic(), deadline, "%d of 1000 seen" % len(peers & held))
+                time.sleep(0.2)
+            self.assertGreater(len(r.body), 256 * 1024)
+            ev = self.stream()
+            got = b""
+            while got.count(b"event: snapshot") < 1 or not got.endswith(b"\n\n"):
+                chunk = ev.recv(1 << 20)
+                self.assertTrue(chunk, got[-200:])
+                got += chunk
+            data = got.split(b"event: snapshot\ndata: ", 1)[1].split(b"\n\n", 1)[0]
+            self.assertTrue(peers <= set(sockets_by_peer(json.loads(data), "httpd")))
+        finally:
+            for s in conns:
+                s.close()
 
     def test_requests_behind_a_stream_are_not_answered(self):
         s = socket.create_connection(("127.0.0.1", self.httpd.port), timeout=scaled(5))
