@@ -69,6 +69,7 @@ struct target {
     int error;          /* opening or syncing it failed: every message linked there fails */
     bool fresh;         /* its entries in the root and the folder may not be durable yet */
     bool used;          /* holds a link that must be synced */
+    bool unlinked;      /* a link was taken back after the sync: sync again */
 };
 
 /* One message of a commit batch and the targets it is linked into so far. */
@@ -633,7 +634,12 @@ static void link_all(struct batch *b, struct smtp_delivery *const *ds, size_t n,
     }
 }
 
-/* Fails, and unlinks, each message linked into a folder whose sync failed. */
+/*
+ * Fails, and unlinks, each message linked into a folder whose sync failed.
+ * Its links into folders that did sync are taken back durably too: else a
+ * crash could bring back a message the client was told had failed, and it
+ * would arrive twice when the client retries.
+ */
 static void settle(struct batch *b, size_t n, int *results)
 {
     for (size_t i = 0; i < n; i++) {
@@ -641,9 +647,16 @@ static void settle(struct batch *b, size_t n, int *results)
         for (size_t k = 0; results[i] == 0 && k < p->nlinks; k++) {
             if (p->links[k]->error < 0) {
                 results[i] = p->links[k]->error;
+                for (size_t j = 0; j < p->nlinks; j++)
+                    p->links[j]->unlinked = true;
                 unlink_all(p);
             }
         }
+    }
+    for (size_t i = 0; i < b->cap; i++) {
+        struct target *t = &b->targets[i];
+        if (t->folder && t->unlinked && t->error == 0 && fsync(t->dir) < 0)
+            t->error = -errno; /* nothing more to fail: the messages there failed already */
     }
 }
 

@@ -547,6 +547,10 @@ static void test_new_dir_fsync_fails(void **state)
     assert_delivered(fx, "a@x", n2, "third", 5); /* only the third message */
     assert_delivered(fx, "c@x", n1, "other", 5);
     assert_int_equal(entries(fx, "a@x/tmp") + entries(fx, "c@x/tmp"), 0);
+    /* The links taken back from a@x and c@x are durable: each new/ synced a second time. */
+    assert_int_equal(fsyncs_of("/a@x/new"), 2);
+    assert_int_equal(fsyncs_of("/c@x/new"), 2);
+    assert_int_equal(fsyncs_of("/b@x/new"), 1);
 }
 
 static void test_root_fsync_fails_for_new_folder(void **state)
