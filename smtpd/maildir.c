@@ -14,6 +14,7 @@
  */
 #include "smtpd/maildir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -249,6 +250,55 @@ int smtp_maildir_check(struct smtp_maildir *md, const char *root, char err[WK_ER
     snprintf(err, WK_ERR_LEN, "maildir %s: uid %u cannot write there (%s); chown it to that user",
              root, (unsigned)getuid(), strerror(e));
     return -e;
+}
+
+/* Removes the stale files of one folder's tmp/. Returns how many. */
+static size_t sweep_folder(int root, const char *folder, time_t before)
+{
+    char tmp[NAME_MAX + 5];
+    if (snprintf(tmp, sizeof tmp, "%s/tmp", folder) >= (int)sizeof tmp)
+        return 0;
+    int fd = openat(root, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (dir == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    size_t removed = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        struct stat st;
+        if (e->d_name[0] == '.' || fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISREG(st.st_mode))
+            continue;
+        time_t last = st.st_atime > st.st_mtime ? st.st_atime : st.st_mtime;
+        if (last < before && unlinkat(fd, e->d_name, 0) == 0)
+            removed++;
+    }
+    closedir(dir);
+    return removed;
+}
+
+ssize_t smtp_maildir_sweep(struct smtp_maildir *md, time_t now)
+{
+    int fd = dup(md->root);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (dir == NULL) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return -e;
+    }
+    rewinddir(dir); /* the dup shares the root fd's position: start at the top */
+    size_t removed = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        if (e->d_name[0] != '.' && (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN))
+            removed += sweep_folder(md->root, e->d_name, now - SMTP_MAILDIR_STALE_S);
+    }
+    closedir(dir);
+    return (ssize_t)removed;
 }
 
 void smtp_maildir_close(struct smtp_maildir *md)

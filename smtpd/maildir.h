@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "common/wk.h"
 
@@ -43,6 +44,17 @@ int smtp_maildir_give(struct smtp_maildir *md, uid_t uid, gid_t gid, char err[WK
  * (after switching users). Returns 0, or -errno with a message naming root.
  */
 int smtp_maildir_check(struct smtp_maildir *md, const char *root, char err[WK_ERR_LEN]);
+
+/* A tmp/ file untouched this long is left over from a crash (the Maildir rule). */
+#define SMTP_MAILDIR_STALE_S (36 * 3600)
+
+/*
+ * Removes the files in each folder's tmp/ that nothing has read or written
+ * for SMTP_MAILDIR_STALE_S before now (a message being received is written
+ * to all the time, so it is never one of them). Returns how many it removed,
+ * or -errno if the store could not be read.
+ */
+ssize_t smtp_maildir_sweep(struct smtp_maildir *md, time_t now);
 
 /* Closes the root fd and frees md. Deliveries must be committed or aborted first. NULL ok. */
 void smtp_maildir_close(struct smtp_maildir *md);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/config.h"
@@ -142,6 +143,25 @@ static void reload(struct wk_server *srv, void *arg)
     wk_log(WK_LOG_INFO, "reload tls=new");
 }
 
+/* Every hour: tmp/ files left by a crash go (the Maildir rule of 36 hours). */
+#define SWEEP_EVERY_MS (3600 * SECOND)
+
+static void sweep(struct smtp_server *ss, time_t now)
+{
+    ssize_t n = smtp_maildir_sweep(ss->maildir, now);
+    if (n < 0)
+        wk_log(WK_LOG_WARN, "maildir sweep error=\"%s\"", strerror((int)-n));
+    else if (n > 0)
+        wk_log(WK_LOG_INFO, "maildir sweep removed=%zd stale-after=36h", n);
+}
+
+static void on_sweep_timer(struct wk_timer *t)
+{
+    struct smtp_server *ss = t->data;
+    sweep(ss, time(NULL));
+    wk_loop_timer_after(ss->loop, t, SWEEP_EVERY_MS);
+}
+
 /* SIGUSR1 asks servers to reopen their log files; smtpd writes only to standard error. */
 static void reopen_logs(struct wk_loop *loop, int signo, void *arg)
 {
@@ -241,6 +261,10 @@ static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
         rc = become_user(&ss, status, &user, err);
     if (rc < 0)
         goto out;
+    ss.loop = srv.loop;
+    sweep(&ss, time(NULL));
+    wk_timer_init(&ss.sweep_timer, on_sweep_timer, &ss);
+    wk_loop_timer_after(srv.loop, &ss.sweep_timer, SWEEP_EVERY_MS);
     name_services(&srv, listen.n, submission.n);
     wk_server_before_flush(&srv, smtp_session_commit_all, &ss);
     wk_log(WK_LOG_INFO, "start pid=%d hostname=%s maildir=%s version=%s", (int)getpid(),
@@ -251,6 +275,8 @@ static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
         snprintf(err, WK_ERR_LEN, "event loop: %s", strerror(-rc));
 out:
     wk_status_close(status);
+    if (ss.loop != NULL)
+        wk_loop_timer_stop(ss.loop, &ss.sweep_timer);
     wk_server_fini(&srv);
     smtp_clients_free(ss.clients);
     smtp_maildir_close(ss.maildir);

@@ -11,12 +11,14 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "common/timer.h"
 #include "common/tls.h"
 
 struct smtp_maildir;
 struct smtp_clients;
 struct smtp_session;
 struct wk_tls;
+struct wk_loop;
 
 struct smtp_config {
     struct wk_strlist listen;
@@ -60,6 +62,8 @@ struct smtp_server {
     size_t first_submission;         /* listeners [first, first + n) are submission ports */
     size_t nsubmission;
     struct smtp_stats stats;
+    struct wk_loop *loop;
+    struct wk_timer sweep_timer; /* the hourly sweep of stale tmp/ files */
 };
 
 #endif

@@ -22,6 +22,23 @@ def body(n, i):
 
 
 class Crash(wktest.TestCase):
+    def test_stale_tmp_files_are_swept_at_startup(self):
+        # What a crash leaves in tmp/: gone once 36 hours old (the Maildir rule), kept before.
+        maildir = self.make_dir()
+        tmp = os.path.join(maildir, "left@mx.test", "tmp")
+        os.makedirs(tmp)
+        now = time.time()
+        for name, age in (("stale", 37 * 3600), ("young", 35 * 3600)):
+            path = os.path.join(tmp, name)
+            with open(path, "wb") as f:
+                f.write(b"Subject: partial\r\n")
+            os.utime(path, (now - age, now - age))
+        srv = self.start_server(["--maildir", maildir, "--hostname", HOST, "--domain", HOST],
+                                prog="smtpd")
+        srv.wait_log(r"^smtpd maildir sweep removed=1 stale-after=36h$")
+        self.assertEqual(sorted(os.listdir(tmp)), ["young"])
+
+
     def test_kill_9_loses_nothing_acknowledged(self):
         maildir = self.make_dir()
         srv = self.start_server(["--maildir", maildir, "--hostname", HOST, "--domain", HOST],

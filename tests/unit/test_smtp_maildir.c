@@ -795,6 +795,55 @@ static void test_open_errors(void **state)
     assert_int_equal(st.st_mode & 0777, 0750 & ~current_umask());
 }
 
+/* Sets a file's access and modification times to t. */
+static void set_times(struct fx *fx, const char *sub, time_t t)
+{
+    char p[PATH_MAX];
+    spath(p, sizeof p, "%s/%s", fx->root, sub);
+    struct timespec ts[2] = {{.tv_sec = t}, {.tv_sec = t}};
+    assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+}
+
+static void make_file(struct fx *fx, const char *sub)
+{
+    char p[PATH_MAX];
+    spath(p, sizeof p, "%s/%s", fx->root, sub);
+    int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+}
+
+static void test_sweep_stale_tmp(void **state)
+{
+    struct fx *fx = *state;
+    char n0[NAME_MAX + 1];
+    struct smtp_delivery *d = begin_with(fx, "a@x", MSG, n0); /* makes a@x/{tmp,new,cur} */
+    const char *f[] = {"a@x"};
+    const char *const *folders[] = {f};
+    size_t nf[] = {1};
+    int results[1];
+    assert_int_equal(smtp_maildir_commit(&d, 1, folders, nf, results), 0);
+    time_t now = time(NULL);
+    make_file(fx, "a@x/tmp/old");
+    make_file(fx, "a@x/tmp/recent");
+    make_file(fx, "a@x/tmp/just-in-time");
+    char dir[PATH_MAX];
+    spath(dir, sizeof dir, "%s/a@x/tmp/a-directory", fx->root);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    set_times(fx, "a@x/tmp/old", now - SMTP_MAILDIR_STALE_S - 60);
+    set_times(fx, "a@x/tmp/recent", now - 60);
+    set_times(fx, "a@x/tmp/just-in-time", now - SMTP_MAILDIR_STALE_S + 60);
+    set_times(fx, "a@x/tmp/a-directory", now - 2 * SMTP_MAILDIR_STALE_S);
+    set_times(fx, "a@x/new", now); /* the delivered message is never looked at */
+    char delivered[PATH_MAX];
+    spath(delivered, sizeof delivered, "a@x/new/%s", n0);
+    set_times(fx, delivered, now - 3 * SMTP_MAILDIR_STALE_S);
+    assert_int_equal(smtp_maildir_sweep(fx->md, now), 1);
+    assert_int_equal(entries(fx, "a@x/tmp"), 3); /* recent, just-in-time, a-directory */
+    assert_int_equal(entries(fx, "a@x/new"), 1);
+    assert_int_equal(smtp_maildir_sweep(fx->md, now), 0); /* and again: nothing left to do */
+}
+
 static void test_commit_invalid(void **state)
 {
     struct fx *fx = *state;
@@ -832,6 +881,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_names_unique, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fork_no_collision, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_stale_tmp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_invalid, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
