@@ -27,8 +27,6 @@
 
 #define SECOND 1000ull
 #define MINUTE (60 * SECOND)
-/* Buckets of the per-client table: about one per expected client address. */
-#define CLIENTS_BUCKETS 1024
 
 static void server_config(const struct smtp_config *cfg, struct wk_server_config *sc)
 {
@@ -237,8 +235,11 @@ static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
         rc = smtp_maildir_open(cfg->maildir, cfg->hostname, &ss.maildir, err);
     if (rc < 0 || check_only)
         goto out;
-    if ((ss.clients = smtp_clients_new(CLIENTS_BUCKETS)) == NULL) {
-        snprintf(err, WK_ERR_LEN, "out of memory");
+    /* Room for every client address the sessions allowed at once can come from. */
+    size_t capacity = cfg->max_connections < SMTP_CLIENTS_CAPACITY_MAX ? cfg->max_connections
+                                                                       : SMTP_CLIENTS_CAPACITY_MAX;
+    if ((ss.clients = smtp_clients_new(capacity)) == NULL) {
+        snprintf(err, WK_ERR_LEN, "per-client table: out of memory");
         rc = -ENOMEM;
         goto out;
     }
