@@ -40,7 +40,9 @@
 #define CONN_LINGER_CHUNK 4096
 
 struct wk_conn {
-    struct wk_conn_info info; /* first: the registry links these */
+    struct wk_conn_info *info;           /* a scoreboard slot while open, then `gone` */
+    struct wk_conn_info gone;            /* the entry as it was at the close, for on_close */
+    struct wk_conn *all_prev, *all_next; /* every open conn of the server */
     struct wk_server *srv;
     struct wk_listener *listener;
     struct wk_io io;
@@ -95,7 +97,7 @@ static void schedule(struct wk_conn *c)
 static void set_cork(struct wk_conn *c, bool on)
 {
     int v = on;
-    if (c->corked != on && setsockopt(c->info.fd, IPPROTO_TCP, TCP_CORK, &v, sizeof v) == 0)
+    if (c->corked != on && setsockopt(c->info->fd, IPPROTO_TCP, TCP_CORK, &v, sizeof v) == 0)
         c->corked = on;
 }
 
@@ -168,27 +170,37 @@ struct wk_conn *wk_conn_new(struct wk_server *srv, struct wk_listener *l, int fd
     c->srv = srv;
     c->listener = l;
     c->file_fd = -1;
-    c->info.fd = fd;
-    if (peerlen > 0 && peerlen <= sizeof c->info.peer && peer->sa_family != AF_UNIX)
-        memcpy(&c->info.peer, peer, peerlen);
+    /* The entry every process of the server sees: filled in before readers may look. */
+    c->info = wk_scoreboard_claim(srv->board, srv->worker);
+    if (c->info == NULL) {
+        free(c);
+        return NULL;
+    }
+    c->info->listener = (uint16_t)(l - srv->listeners);
+    c->info->fd = fd;
+    if (peerlen > 0 && peerlen <= sizeof c->info->peer && peer->sa_family != AF_UNIX)
+        memcpy(&c->info->peer, peer, peerlen);
     else
-        c->info.peer.sa.sa_family = AF_UNIX;
-    c->info.accepted_ms = wk_loop_now(srv->loop);
-    c->info.accepted_at = wk_loop_wall(srv->loop);
-    c->info.phase = "new";
+        c->info->peer.sa.sa_family = AF_UNIX;
+    c->info->accepted_ms = wk_loop_now(srv->loop);
+    c->info->accepted_at = wk_loop_wall(srv->loop);
+    wk_registry_copy(c->info->phase, sizeof c->info->phase, "new");
+    wk_scoreboard_write_end(c->info);
     wk_buf_init(&c->in, srv->cfg.in_max);
     wk_buf_init(&c->out, srv->cfg.out_max);
     wk_timer_init(&c->timer, on_timer, c);
     c->io = (struct wk_io){.fd = fd, .cb = on_io, .data = c};
-    if (wk_loop_io_add(srv->loop, &c->io, WK_IO_READ | WK_IO_WRITE | WK_IO_EDGE) < 0) {
+    if (wk_loop_io_add(srv->loop, &c->io, WK_IO_READ | WK_IO_WRITE | WK_IO_EDGE) < 0 ||
+        (l->tls != NULL && begin_tls(c, l->tls) < 0)) {
+        wk_scoreboard_release(srv->board, c->info);
         free(c);
         return NULL;
     }
-    if (l->tls != NULL && begin_tls(c, l->tls) < 0) {
-        free(c);
-        return NULL;
-    }
-    wk_registry_add(&l->registry, &c->info);
+    wk_scoreboard_add(&l->counters->accepted, 1);
+    c->all_next = srv->conns;
+    if (srv->conns != NULL)
+        srv->conns->all_prev = c;
+    srv->conns = c;
     if (l->deferred) {
         /* The request is most likely here already: read it before the loop sleeps. */
         c->readable = true;
@@ -219,17 +231,21 @@ struct wk_listener *wk_conn_listener(const struct wk_conn *c)
 
 const struct wk_conn_info *wk_conn_info(const struct wk_conn *c)
 {
-    return &c->info;
+    return c->info;
 }
 
-struct wk_conn *wk_conn_of(struct wk_conn_info *info)
+void wk_conn_each(struct wk_server *srv, void (*fn)(struct wk_server *, struct wk_conn *))
 {
-    return (struct wk_conn *)info;
+    struct wk_conn *c = srv->conns, *next;
+    for (; c != NULL; c = next) {
+        next = c->all_next; /* fn may close c, which unlinks it */
+        fn(srv, c);
+    }
 }
 
 size_t wk_conn_format_peer(const struct wk_conn *c, char *out, size_t outlen)
 {
-    return wk_addr_format(&c->info.peer.sa, sizeof c->info.peer, out, outlen);
+    return wk_addr_format(&c->info->peer.sa, sizeof c->info->peer, out, outlen);
 }
 
 struct wk_buf *wk_conn_in(struct wk_conn *c)
@@ -288,7 +304,7 @@ int wk_conn_send_file(struct wk_conn *c, int fd, off_t off, size_t len, wk_relea
         if (wk_buf_reserve(&c->out, len, &space, &avail) == 0 &&
             pread(fd, space, len, off) == (ssize_t)len) {
             wk_buf_commit(&c->out, len);
-            c->info.progress += len;
+            wk_scoreboard_add(&c->info->progress, len);
             len = 0;
         }
     }
@@ -347,9 +363,13 @@ void wk_conn_set_timeout(struct wk_conn *c, uint64_t ms)
 
 void wk_conn_set_phase(struct wk_conn *c, const char *phase, uint64_t progress, uint64_t total)
 {
-    c->info.phase = phase;
-    c->info.progress = progress;
-    c->info.total = total;
+    if (c->closed)
+        return;
+    wk_scoreboard_write_begin(c->info);
+    wk_registry_copy(c->info->phase, sizeof c->info->phase, phase);
+    c->info->progress = progress;
+    c->info->total = total;
+    wk_scoreboard_write_end(c->info);
 }
 
 bool wk_conn_is_closing(const struct wk_conn *c)
@@ -364,25 +384,38 @@ void wk_conn_close(struct wk_conn *c, const char *reason)
     struct wk_server *srv = c->srv;
     c->closed = true;
     c->reason = reason;
+    struct wk_registry *counters = c->listener->counters;
     if (c->handshaking)
-        c->listener->registry.tls_failures++;
+        wk_scoreboard_add(&counters->tls_failures, 1);
+    wk_scoreboard_add(&counters->closed, 1);
+    wk_scoreboard_add(&counters->bytes_in, c->info->bytes_in);
+    wk_scoreboard_add(&counters->bytes_out, c->info->bytes_out);
     wk_loop_timer_stop(srv->loop, &c->timer);
-    wk_registry_remove(&c->listener->registry, &c->info);
+    /* Gone from every view at once; the protocol's on_close still reads the copy. */
+    c->gone = *c->info;
+    wk_scoreboard_release(srv->board, c->info);
+    c->info = &c->gone;
+    if (c->all_prev != NULL)
+        c->all_prev->all_next = c->all_next;
+    else
+        srv->conns = c->all_next;
+    if (c->all_next != NULL)
+        c->all_next->all_prev = c->all_prev;
     if (wk_log_enabled(WK_LOG_INFO)) {
         char peer[WK_ADDR_STRLEN];
         wk_conn_format_peer(c, peer, sizeof peer);
         wk_log(WK_LOG_INFO,
                "close fd=%d listener=%s client=%s reason=%s in=%llu out=%llu ms=%llu "
                "open=%zu%s%s%s%s%s",
-               c->info.fd, c->listener->name, peer, reason, (unsigned long long)c->info.bytes_in,
-               (unsigned long long)c->info.bytes_out,
-               (unsigned long long)(wk_loop_now(srv->loop) - c->info.accepted_ms), srv->open - 1,
-               c->info.tls_version ? " tls=" : "", c->info.tls_version ? c->info.tls_version : "",
-               c->info.tls_cipher ? " cipher=" : "", c->info.tls_cipher ? c->info.tls_cipher : "",
+               c->info->fd, c->listener->name, peer, reason, (unsigned long long)c->info->bytes_in,
+               (unsigned long long)c->info->bytes_out,
+               (unsigned long long)(wk_loop_now(srv->loop) - c->info->accepted_ms), srv->open - 1,
+               c->info->tls_version[0] ? " tls=" : "", c->info->tls_version,
+               c->info->tls_cipher[0] ? " cipher=" : "", c->info->tls_cipher,
                /* how file bodies went: sendfile() through kernel TLS, or read and SSL_write() */
-               c->info.tls_version == NULL ? ""
-               : c->info.tls_ktls          ? " ktls=on"
-                                           : " ktls=off");
+               c->info->tls_version[0] == '\0' ? ""
+               : c->info->tls_ktls             ? " ktls=on"
+                                               : " ktls=off");
     }
     if (c->ssl != NULL) {
         wk_tls_shutdown(c->ssl);
@@ -390,7 +423,7 @@ void wk_conn_close(struct wk_conn *c, const char *reason)
         c->ssl = NULL;
     }
     /* Closing the fd also removes it from epoll; the memory waits for the end of the turn. */
-    close(c->info.fd);
+    close(c->info->fd);
     c->io.fd = -1;
     if (!c->pending) { /* a pending conn moves to the closed list when it is reached */
         c->next = srv->closed;
@@ -413,7 +446,7 @@ static void start_linger(struct wk_conn *c)
     }
     if (c->ssl != NULL)
         wk_tls_shutdown(c->ssl); /* close_notify before the FIN */
-    shutdown(c->info.fd, SHUT_WR);
+    shutdown(c->info->fd, SHUT_WR);
     c->shut_wr = true;
     c->deadline = wk_loop_now(c->srv->loop) + c->srv->cfg.linger_ms;
     arm(c);
@@ -441,7 +474,7 @@ static void io_failed(struct wk_conn *c, int e)
 
 static void progress(struct wk_conn *c, size_t n)
 {
-    c->info.bytes_out += n;
+    wk_scoreboard_add(&c->info->bytes_out, n);
     if (c->srv->cfg.send_timeout_ms && !c->shut_wr) {
         uint64_t d = wk_loop_now(c->srv->loop) + c->srv->cfg.send_timeout_ms;
         if (c->deadline < d) {
@@ -470,13 +503,15 @@ static ssize_t tls_ready(struct wk_conn *c, bool reading)
     if (rc < 0)
         return tls_blocked(c, rc, reading);
     c->handshaking = false;
-    c->info.tls_handshaking = false;
-    c->listener->registry.tls_handshakes++;
+    wk_scoreboard_write_begin(c->info);
+    c->info->tls_handshaking = false;
+    wk_scoreboard_add(&c->listener->counters->tls_handshakes, 1);
     wk_conn_set_timeout(c, c->after_handshake_ms);
     /* Static strings of OpenSSL's: they outlive the session. */
-    c->info.tls_version = wk_tls_version(c->ssl);
-    c->info.tls_cipher = wk_tls_cipher(c->ssl);
-    c->info.tls_ktls = wk_tls_ktls_send(c->ssl);
+    wk_registry_copy(c->info->tls_version, sizeof c->info->tls_version, wk_tls_version(c->ssl));
+    wk_registry_copy(c->info->tls_cipher, sizeof c->info->tls_cipher, wk_tls_cipher(c->ssl));
+    c->info->tls_ktls = wk_tls_ktls_send(c->ssl);
+    wk_scoreboard_write_end(c->info);
     return 0;
 }
 
@@ -484,7 +519,7 @@ static ssize_t tls_ready(struct wk_conn *c, bool reading)
 static ssize_t conn_send(struct wk_conn *c, const char *p, size_t n, bool more)
 {
     if (c->ssl == NULL) {
-        ssize_t w = send(c->info.fd, p, n, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+        ssize_t w = send(c->info->fd, p, n, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
         return w < 0 ? (errno == EINTR ? 0 : -errno) : w;
     }
     ssize_t rc = tls_ready(c, false);
@@ -501,7 +536,7 @@ static ssize_t conn_send(struct wk_conn *c, const char *p, size_t n, bool more)
 static ssize_t conn_recv(struct wk_conn *c, char *p, size_t n, bool *drained)
 {
     if (c->ssl == NULL) {
-        ssize_t r = read(c->info.fd, p, n);
+        ssize_t r = read(c->info->fd, p, n);
         *drained = r >= 0 && (size_t)r < n;
         return r < 0 ? (errno == EINTR ? -EINTR : -errno) : r;
     }
@@ -512,7 +547,8 @@ static ssize_t conn_recv(struct wk_conn *c, char *p, size_t n, bool *drained)
     return rc < 0 ? tls_blocked(c, rc, true) : rc;
 }
 
-/* Writes bytes of out up to the file's place (MSG_MORE if the file follows). Returns 0 or -errno. */
+/* Writes bytes of out up to the file's place (MSG_MORE if the file follows). Returns 0 or -errno.
+ */
 static int write_mem(struct wk_conn *c)
 {
     size_t n = wk_buf_len(&c->out);
@@ -534,7 +570,7 @@ static int write_mem(struct wk_conn *c)
  */
 static ssize_t tls_send_file(struct wk_conn *c, size_t chunk)
 {
-    if (c->info.tls_ktls) {
+    if (c->info->tls_ktls) {
         ssize_t w = wk_tls_sendfile(c->ssl, c->file_fd, c->file_off, chunk);
         if (w > 0)
             c->file_off += w;
@@ -560,7 +596,7 @@ static int write_file(struct wk_conn *c)
         if (w < 0)
             return (int)w;
     } else {
-        w = sendfile(c->info.fd, c->file_fd, &c->file_off, chunk);
+        w = sendfile(c->info->fd, c->file_fd, &c->file_off, chunk);
         if (w < 0)
             return errno == EINTR ? 0 : -errno;
     }
@@ -569,7 +605,7 @@ static int write_file(struct wk_conn *c)
         return -EIO;
     }
     c->file_left -= (size_t)w;
-    c->info.progress += (uint64_t)w;
+    wk_scoreboard_add(&c->info->progress, (uint64_t)w);
     progress(c, (size_t)w);
     if (c->file_left == 0)
         release_file(c);
@@ -579,11 +615,13 @@ static int write_file(struct wk_conn *c)
 /* Makes c a TLS server connection from now on. Returns 0 or -ENOMEM. */
 static int begin_tls(struct wk_conn *c, struct wk_tls *tls)
 {
-    c->ssl = wk_tls_session_new(tls, c->info.fd);
+    c->ssl = wk_tls_session_new(tls, c->info->fd);
     if (c->ssl == NULL)
         return -ENOMEM;
     c->handshaking = true;
-    c->info.tls_handshaking = true;
+    wk_scoreboard_write_begin(c->info);
+    c->info->tls_handshaking = true;
+    wk_scoreboard_write_end(c->info);
     c->deadline = wk_loop_now(c->srv->loop) + c->srv->cfg.handshake_timeout_ms;
     arm(c);
     return 0;
@@ -630,9 +668,9 @@ bool wk_conn_is_tls(const struct wk_conn *c)
 
 static void conn_flush(struct wk_conn *c)
 {
-    uint64_t start = c->info.bytes_out;
+    uint64_t start = c->info->bytes_out;
     for (;;) {
-        if (c->info.bytes_out - start >= CONN_FLUSH_BUDGET) {
+        if (c->info->bytes_out - start >= CONN_FLUSH_BUDGET) {
             schedule(c); /* more next turn, after the others */
             return;
         }
@@ -667,9 +705,9 @@ static void linger_read(struct wk_conn *c)
 {
     char sink[CONN_LINGER_CHUNK];
     for (int i = 0; i < CONN_READS_PER_EVENT; i++) {
-        ssize_t n = read(c->info.fd, sink, sizeof sink);
+        ssize_t n = read(c->info->fd, sink, sizeof sink);
         if (n > 0) {
-            c->info.bytes_in += (uint64_t)n;
+            wk_scoreboard_add(&c->info->bytes_in, (uint64_t)n);
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -722,7 +760,7 @@ static void conn_read(struct wk_conn *c)
             c->readable = false;
         } else {
             wk_buf_commit(&c->in, (size_t)n);
-            c->info.bytes_in += (uint64_t)n;
+            wk_scoreboard_add(&c->info->bytes_in, (uint64_t)n);
             /*
              * A short read drained the socket, unless a FIN waits behind the
              * data: its edge came with the data's, so read on to see it.

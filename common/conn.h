@@ -50,8 +50,8 @@ struct wk_loop *wk_conn_loop(const struct wk_conn *c);
 struct wk_listener *wk_conn_listener(const struct wk_conn *c);
 const struct wk_conn_info *wk_conn_info(const struct wk_conn *c);
 
-/* The conn whose registry entry info is (for walking a listener's registry). */
-struct wk_conn *wk_conn_of(struct wk_conn_info *info);
+/* Calls fn for each open conn of srv (fn may close it). */
+void wk_conn_each(struct wk_server *srv, void (*fn)(struct wk_server *, struct wk_conn *));
 
 /* Prints the client as log lines do, "[::ffff:127.0.0.1]:53422"; returns the length. */
 size_t wk_conn_format_peer(const struct wk_conn *c, char *out, size_t outlen);

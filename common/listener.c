@@ -103,7 +103,6 @@ int wk_listener_open(struct wk_listener *l, const struct wk_addr *addr, int back
     memset(l, 0, sizeof *l);
     l->fd = -1;
     l->addr = *addr;
-    wk_registry_init(&l->registry);
     wk_addr_format(&addr->u.sa, addr->len, l->name, sizeof l->name);
     int rc = bind_and_listen(l, backlog);
     if (rc < 0) {
@@ -124,7 +123,8 @@ static void watch(struct wk_listener *l, bool on)
 {
     if (on == l->watching)
         return;
-    int rc = on ? wk_loop_io_add(l->loop, &l->io, WK_IO_READ) : wk_loop_io_del(l->loop, &l->io);
+    unsigned events = WK_IO_READ | (l->exclusive ? WK_IO_EXCLUSIVE : 0);
+    int rc = on ? wk_loop_io_add(l->loop, &l->io, events) : wk_loop_io_del(l->loop, &l->io);
     if (rc < 0)
         wk_log(WK_LOG_ERROR, "listener %s addr=%s error=\"%s\"", on ? "watch" : "unwatch", l->name,
                strerror(-rc));
@@ -221,7 +221,6 @@ void wk_listener_adopt(struct wk_listener *l, int fd, const struct wk_addr *addr
     l->fd = fd;
     l->addr = *addr;
     l->inherited = true;
-    wk_registry_init(&l->registry);
     wk_addr_format(&addr->u.sa, addr->len, l->name, sizeof l->name);
     /* As on a bound listener: replies are written whole, so Nagle would only delay them. */
     int one = 1;

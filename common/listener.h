@@ -35,14 +35,15 @@ struct wk_listener {
     struct wk_io io;
     struct wk_timer resume; /* fires after an EMFILE pause */
     wk_accept_fn *on_accept;
-    void *data;                  /* owner's pointer */
-    bool watching;               /* io registered with the loop */
-    bool paused;                 /* paused by the owner */
-    bool deferred;               /* TCP_DEFER_ACCEPT: accepted sockets have data waiting */
-    struct wk_tls *tls;          /* TLS context of a TLS listener (not owned), else NULL */
-    const char *service;         /* what the protocol serves here ("http", "smtps"), or NULL */
-    bool inherited;              /* adopted from the service manager, not bound here */
-    struct wk_registry registry; /* its open connections */
+    void *data;          /* owner's pointer */
+    bool watching;       /* io registered with the loop */
+    bool paused;         /* paused by the owner */
+    bool deferred;       /* TCP_DEFER_ACCEPT: accepted sockets have data waiting */
+    struct wk_tls *tls;  /* TLS context of a TLS listener (not owned), else NULL */
+    const char *service; /* what the protocol serves here ("http", "smtps"), or NULL */
+    bool inherited;      /* adopted from the service manager, not bound here */
+    bool exclusive;      /* shared with other processes: wake one of them (EPOLLEXCLUSIVE) */
+    struct wk_registry *counters; /* this worker's counters of it, in the scoreboard */
 };
 
 /*

@@ -7,6 +7,7 @@
 #include "common/wk.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,17 +47,31 @@ bool wk_log_enabled(enum wk_log_level level)
     return level <= log_level;
 }
 
-static void write_all(const char *p, size_t n)
+ssize_t wk_log_write_lines(int fd, const char *p, size_t n)
 {
-    while (n > 0) {
-        ssize_t w = write(STDERR_FILENO, p, n);
+    size_t done = 0;
+    while (done < n) {
+        /* Whole lines, at most PIPE_BUF bytes: one write the kernel keeps in one piece. */
+        size_t len = n - done;
+        if (len > PIPE_BUF) {
+            const char *cut = p + done + PIPE_BUF;
+            while (cut > p + done && cut[-1] != '\n')
+                cut--;
+            len = cut > p + done ? (size_t)(cut - (p + done)) : PIPE_BUF; /* a line too long */
+        }
+        ssize_t w = write(fd, p + done, len);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            return; /* nowhere left to report a failing stderr */
-        p += w;
-        n -= (size_t)w;
+            return w < 0 ? -errno : -EIO;
+        done += (size_t)w;
     }
+    return (ssize_t)done;
+}
+
+static void write_all(const char *p, size_t n)
+{
+    wk_log_write_lines(STDERR_FILENO, p, n); /* nowhere left to report a failing stderr */
 }
 
 void wk_log_flush(void)

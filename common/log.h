@@ -8,6 +8,7 @@
 #define WK_LOG_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 
 enum wk_log_level {
@@ -48,5 +49,12 @@ size_t wk_log_escape(char *dst, size_t dstlen, const char *src, size_t len);
 
 /* The same, but spaces pass through: for values logged between double quotes. */
 size_t wk_log_escape_quoted(char *dst, size_t dstlen, const char *src, size_t len);
+
+/*
+ * Writes n bytes of log lines to fd in pieces of whole lines of at most
+ * PIPE_BUF bytes, so that the lines of processes sharing fd (a server's
+ * workers) never interleave within a line. Returns n or -errno.
+ */
+ssize_t wk_log_write_lines(int fd, const char *p, size_t n);
 
 #endif

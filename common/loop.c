@@ -39,8 +39,8 @@ struct wk_loop {
     int epfd;
     bool stop;
     struct epoll_event events[LOOP_MAX_EVENTS];
-    int nevents;                /* in the batch being dispatched */
-    int next_event;             /* index of the next one to dispatch */
+    int nevents;    /* in the batch being dispatched */
+    int next_event; /* index of the next one to dispatch */
     uint64_t now;
     time_t wall;
     struct wk_timer_heap timers;
@@ -100,6 +100,8 @@ static uint32_t to_epoll(unsigned events)
         ev |= EPOLLOUT;
     if (events & WK_IO_EDGE)
         ev |= EPOLLET;
+    if (events & WK_IO_EXCLUSIVE) /* which allows no EPOLLRDHUP: a listener needs none */
+        ev = (ev & ~(uint32_t)EPOLLRDHUP) | EPOLLEXCLUSIVE;
     return ev;
 }
 
@@ -159,6 +161,12 @@ static void on_signalfd(struct wk_io *io, unsigned events)
 
 int wk_loop_signal(struct wk_loop *loop, int signo, wk_signal_fn *cb, void *data)
 {
+    for (size_t i = 0; i < loop->nsignals; i++) {
+        if (loop->signals[i].signo == signo) { /* a new owner for a signal already taken */
+            loop->signals[i] = (struct loop_signal){signo, cb, data};
+            return 0;
+        }
+    }
     if (loop->nsignals == LOOP_MAX_SIGNALS)
         return -ENOSPC;
     sigaddset(&loop->sigmask, signo);

@@ -21,6 +21,7 @@
 #define WK_IO_ERROR     0x4u  /* error or hang-up: read or write to learn which */
 #define WK_IO_EDGE      0x8u  /* for wk_loop_io_add: edge-triggered */
 #define WK_IO_PEER_SHUT 0x10u /* reported with READ: the peer shut down its sending side */
+#define WK_IO_EXCLUSIVE 0x20u /* for wk_loop_io_add: of the processes watching the fd, wake one */
 
 struct wk_loop;
 struct wk_io;
@@ -60,7 +61,8 @@ void wk_loop_timer_stop(struct wk_loop *loop, struct wk_timer *t);
 
 /*
  * Delivers signo through cb from now on (the signal is blocked and read from
- * a signalfd). Up to 8 signals. Returns 0 or -errno.
+ * a signalfd), instead of through a callback given for it before. Up to 8
+ * signals. Returns 0 or -errno.
  */
 int wk_loop_signal(struct wk_loop *loop, int signo, wk_signal_fn *cb, void *data);
 

@@ -8,9 +8,11 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/listener.h"
+#include "common/scoreboard.h"
 #include "common/registry.h"
 #include "common/server.h"
 
@@ -99,17 +101,6 @@ int wk_metrics_end(const struct wk_metrics *m)
     return m->err;
 }
 
-/* The bytes of the open connections, which the registry adds up only when they close. */
-static void open_bytes(const struct wk_registry *r, uint64_t *in, uint64_t *out)
-{
-    *in = r->bytes_in;
-    *out = r->bytes_out;
-    for (const struct wk_conn_info *i = r->head.next; i != &r->head; i = i->next) {
-        *in += i->bytes_in;
-        *out += i->bytes_out;
-    }
-}
-
 enum listener_metric {
     M_ACCEPTED,
     M_OPEN,
@@ -121,26 +112,45 @@ enum listener_metric {
     M_COUNT
 };
 
-static uint64_t value_of(const struct wk_listener *l, enum listener_metric m)
+/* Each listener's values, summed over the workers. */
+struct listener_values {
+    uint64_t v[M_COUNT];
+};
+
+struct open_bytes {
+    struct listener_values *lv;
+    size_t n;
+};
+
+/* The bytes of the open connections, which the counters add up only when they close. */
+static void add_open_bytes(const void *slot, void *arg)
 {
-    const struct wk_registry *r = &l->registry;
-    uint64_t in, out;
-    switch (m) {
-    case M_ACCEPTED:
-        return r->accepted;
-    case M_OPEN:
-        return r->open;
-    case M_CLOSED:
-        return r->closed;
-    case M_BYTES_IN:
-    case M_BYTES_OUT:
-        open_bytes(r, &in, &out);
-        return m == M_BYTES_IN ? in : out;
-    case M_TLS_OK:
-        return r->tls_handshakes;
-    default:
-        return r->tls_failures;
+    const struct wk_conn_info *info = slot;
+    struct open_bytes *ob = arg;
+    if (info->listener >= ob->n)
+        return;
+    ob->lv[info->listener].v[M_BYTES_IN] += info->bytes_in;
+    ob->lv[info->listener].v[M_BYTES_OUT] += info->bytes_out;
+}
+
+static void values_of(const struct wk_server *srv, struct listener_values *lv)
+{
+    for (size_t i = 0; i < srv->nlisteners; i++) {
+        struct wk_registry r;
+        wk_registry_sum(srv->board, (unsigned)i, &r);
+        lv[i] = (struct listener_values){{
+            [M_ACCEPTED] = r.accepted,
+            [M_OPEN] = r.accepted - r.closed,
+            [M_CLOSED] = r.closed,
+            [M_BYTES_IN] = r.bytes_in,
+            [M_BYTES_OUT] = r.bytes_out,
+            [M_TLS_OK] = r.tls_handshakes,
+            [M_TLS_FAILED] = r.tls_failures,
+        }};
     }
+    struct open_bytes ob = {lv, srv->nlisteners};
+    if (srv->board != NULL)
+        wk_scoreboard_each(srv->board, add_open_bytes, &ob);
 }
 
 void wk_metrics_server(struct wk_metrics *m, const struct wk_server *srv, const char *prefix)
@@ -158,13 +168,20 @@ void wk_metrics_server(struct wk_metrics *m, const struct wk_server *srv, const 
         [M_TLS_FAILED] = {"tls_handshake_failures_total", "counter",
                           "TLS handshakes that failed or timed out."},
     };
+    struct listener_values *lv = calloc(srv->nlisteners ? srv->nlisteners : 1, sizeof *lv);
+    if (lv == NULL) {
+        if (m->err == 0)
+            m->err = -ENOMEM;
+        return;
+    }
+    values_of(srv, lv);
     for (int f = 0; f < M_COUNT; f++) {
         wk_metrics_family(m, prefix, families[f].name, families[f].type, families[f].help);
-        for (size_t i = 0; i < srv->nlisteners; i++) {
-            const struct wk_listener *l = &srv->listeners[i];
-            wk_metrics_sample(m, prefix, families[f].name, "listener", l->name, value_of(l, f));
-        }
+        for (size_t i = 0; i < srv->nlisteners; i++)
+            wk_metrics_sample(m, prefix, families[f].name, "listener", srv->listeners[i].name,
+                              lv[i].v[f]);
     }
+    free(lv);
     wk_metrics_family(m, prefix, "start_time_seconds", "gauge",
                       "Start time of the process since the epoch, in seconds.");
     wk_metrics_sample(m, prefix, "start_time_seconds", NULL, NULL, srv->started_ms / 1000);

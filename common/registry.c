@@ -1,37 +1,31 @@
 /*
- * registry.c: the list of a listener's open connections and its counters.
- * The entries belong to the connections that embed them.
+ * registry.c: the counters of a listener summed over the workers, and the
+ * copying of strings into entries.
  */
 #include "common/registry.h"
 
-void wk_registry_init(struct wk_registry *r)
+#include <string.h>
+
+void wk_registry_sum(const struct wk_scoreboard *sb, unsigned listener, struct wk_registry *out)
 {
-    r->head.prev = &r->head;
-    r->head.next = &r->head;
-    r->open = 0;
-    r->accepted = 0;
-    r->closed = 0;
-    r->bytes_in = r->bytes_out = 0;
-    r->tls_handshakes = r->tls_failures = 0;
+    *out = (struct wk_registry){0};
+    for (unsigned w = 0; sb != NULL && w < wk_scoreboard_workers(sb); w++) {
+        const struct wk_registry *r = wk_scoreboard_counters_of(sb, w, listener);
+        if (r == NULL)
+            continue;
+        out->accepted += wk_scoreboard_get(&r->accepted);
+        out->closed += wk_scoreboard_get(&r->closed);
+        out->bytes_in += wk_scoreboard_get(&r->bytes_in);
+        out->bytes_out += wk_scoreboard_get(&r->bytes_out);
+        out->tls_handshakes += wk_scoreboard_get(&r->tls_handshakes);
+        out->tls_failures += wk_scoreboard_get(&r->tls_failures);
+    }
 }
 
-void wk_registry_add(struct wk_registry *r, struct wk_conn_info *info)
+void wk_registry_copy(char *dst, size_t cap, const char *src)
 {
-    info->next = &r->head;
-    info->prev = r->head.prev;
-    r->head.prev->next = info;
-    r->head.prev = info;
-    r->open++;
-    r->accepted++;
-}
-
-void wk_registry_remove(struct wk_registry *r, struct wk_conn_info *info)
-{
-    info->prev->next = info->next;
-    info->next->prev = info->prev;
-    info->prev = info->next = NULL;
-    r->open--;
-    r->closed++;
-    r->bytes_in += info->bytes_in;
-    r->bytes_out += info->bytes_out;
+    size_t n = src != NULL ? strnlen(src, cap - 1) : 0;
+    if (n > 0)
+        memcpy(dst, src, n);
+    dst[n] = '\0';
 }

@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/scoreboard.h"
 #include "common/sdlisten.h"
+#include "common/supervisor.h"
 
 void wk_server_config_defaults(struct wk_server_config *cfg)
 {
@@ -31,6 +33,7 @@ void wk_server_config_defaults(struct wk_server_config *cfg)
     cfg->defer_accept_s = 0;
     cfg->handshake_timeout_ms = 10000;
     cfg->listen_default = false;
+    cfg->workers = 1;
 }
 
 static void pause_all(struct wk_server *srv, bool pause)
@@ -110,14 +113,7 @@ static void notify_ready(struct wk_server *srv)
 /* Calls fn on every open connection; fn may close the one it is given. */
 static void each_conn(struct wk_server *srv, void (*fn)(struct wk_server *, struct wk_conn *))
 {
-    for (size_t i = 0; i < srv->nlisteners; i++) {
-        struct wk_registry *r = &srv->listeners[i].registry;
-        struct wk_conn_info *it = r->head.next, *next;
-        for (; it != &r->head; it = next) {
-            next = it->next;
-            fn(srv, wk_conn_of(it));
-        }
-    }
+    wk_conn_each(srv, fn);
 }
 
 static void shutdown_conn(struct wk_server *srv, struct wk_conn *c)
@@ -146,9 +142,7 @@ static void on_stop_signal(struct wk_loop *loop, int signo, void *data)
         return;
     srv->stopping = true;
     wk_log(WK_LOG_INFO, "stopping signal=%s open=%zu", signo == SIGINT ? "INT" : "TERM", srv->open);
-    notified(srv, "stopping",
-             wk_sdnotify_sendf(&srv->notify, "STOPPING=1\nSTATUS=stopping, %zu connections open",
-                               srv->open));
+    wk_server_stopping(srv);
     close_listeners(srv);
     each_conn(srv, shutdown_conn);
     if (srv->open == 0)
@@ -157,11 +151,8 @@ static void on_stop_signal(struct wk_loop *loop, int signo, void *data)
         wk_loop_timer_after(loop, &srv->stop_timer, srv->cfg.shutdown_timeout_ms);
 }
 
-static void on_hup(struct wk_loop *loop, int signo, void *data)
+void wk_server_reload(struct wk_server *srv)
 {
-    struct wk_server *srv = data;
-    WK_UNUSED(loop);
-    WK_UNUSED(signo);
     wk_log(WK_LOG_INFO, "reload signal=HUP");
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -170,8 +161,23 @@ static void on_hup(struct wk_loop *loop, int signo, void *data)
     notified(srv, "reloading",
              wk_sdnotify_sendf(&srv->notify, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
                                usec));
-    srv->on_reload(srv, srv->on_reload_arg);
+    if (srv->on_reload != NULL)
+        srv->on_reload(srv, srv->on_reload_arg);
     notify_ready(srv);
+}
+
+static void on_hup(struct wk_loop *loop, int signo, void *data)
+{
+    WK_UNUSED(loop);
+    WK_UNUSED(signo);
+    wk_server_reload(data);
+}
+
+void wk_server_stopping(struct wk_server *srv)
+{
+    notified(srv, "stopping",
+             wk_sdnotify_sendf(&srv->notify, "STOPPING=1\nSTATUS=stopping, %zu connections open",
+                               srv->open));
 }
 
 int wk_server_on_reload(struct wk_server *srv, wk_server_reload_fn *fn, void *arg)
@@ -219,6 +225,27 @@ static void raise_fd_limit(void)
     }
 }
 
+static void use_counters(struct wk_server *srv, unsigned w);
+
+/* The loop, with the server's signals and its work before each sleep. */
+static int make_loop(struct wk_server *srv, char err[WK_ERR_LEN])
+{
+    srv->loop = wk_loop_new(err);
+    if (srv->loop == NULL)
+        return -ENOMEM;
+    int rc = wk_loop_before_sleep(srv->loop, before_sleep, srv);
+    if (rc == 0)
+        rc = wk_loop_signal(srv->loop, SIGTERM, on_stop_signal, srv);
+    if (rc == 0)
+        rc = wk_loop_signal(srv->loop, SIGINT, on_stop_signal, srv);
+    if (rc < 0) {
+        snprintf(err, WK_ERR_LEN, "event loop setup: %s", strerror(-rc));
+        wk_loop_free(srv->loop);
+        srv->loop = NULL;
+    }
+    return rc;
+}
+
 int wk_server_init(struct wk_server *srv, const struct wk_server_config *cfg,
                    const struct wk_conn_ops *ops, void *data, char err[WK_ERR_LEN])
 {
@@ -231,11 +258,11 @@ int wk_server_init(struct wk_server *srv, const struct wk_server_config *cfg,
     srv->started_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
     signal(SIGPIPE, SIG_IGN); /* sendfile() to a closed socket would raise it */
     raise_fd_limit();
-    srv->loop = wk_loop_new(err);
-    if (srv->loop == NULL)
-        return -ENOMEM;
     wk_timer_init(&srv->stop_timer, on_stop_timer, srv);
     wk_timer_init(&srv->resume_timer, on_resume_timer, srv);
+    int rc = make_loop(srv, err);
+    if (rc < 0)
+        return rc;
     const char *notify_socket = getenv("NOTIFY_SOCKET");
     int nrc = wk_sdnotify_open(&srv->notify, notify_socket);
     if (notify_socket != NULL) {
@@ -247,17 +274,72 @@ int wk_server_init(struct wk_server *srv, const struct wk_server_config *cfg,
             wk_log(WK_LOG_DEBUG, "notify socket=%s", shown);
         srv->notify_warned = nrc < 0;
     }
-    int rc = wk_loop_before_sleep(srv->loop, before_sleep, srv);
-    if (rc == 0)
-        rc = wk_loop_signal(srv->loop, SIGTERM, on_stop_signal, srv);
-    if (rc == 0)
-        rc = wk_loop_signal(srv->loop, SIGINT, on_stop_signal, srv);
-    if (rc < 0) {
-        snprintf(err, WK_ERR_LEN, "event loop setup: %s", strerror(-rc));
-        wk_loop_free(srv->loop);
-        srv->loop = NULL;
-    }
+    return 0;
+}
+
+int wk_server_worker(struct wk_server *srv, unsigned worker, char err[WK_ERR_LEN])
+{
+    srv->worker = worker;
+    srv->loop = NULL;                /* the parent's, which the supervisor has let go of */
+    wk_sdnotify_close(&srv->notify); /* only the parent speaks to the service manager */
+    int rc = make_loop(srv, err);
+    if (rc == 0 && srv->on_reload != NULL)
+        rc = wk_server_on_reload(srv, srv->on_reload, srv->on_reload_arg);
+    for (size_t i = 0; rc == 0 && i < srv->nlisteners; i++)
+        srv->listeners[i].exclusive = true; /* one worker woken per new connection */
+    use_counters(srv, worker);
     return rc;
+}
+
+void wk_server_ready(struct wk_server *srv)
+{
+    notify_ready(srv);
+}
+
+/* Points the listeners' counters at those of worker w in the scoreboard. */
+static void use_counters(struct wk_server *srv, unsigned w)
+{
+    for (size_t i = 0; i < srv->nlisteners; i++)
+        srv->listeners[i].counters = wk_scoreboard_counters(srv->board, w, (unsigned)i);
+}
+
+/*
+ * The scoreboard every process of the server shares: a slot per connection
+ * a worker may hold, the listeners' counters and the protocol's, per worker.
+ */
+static int make_board(struct wk_server *srv, char err[WK_ERR_LEN])
+{
+    struct wk_scoreboard_shape shape = {
+        .workers = srv->cfg.workers ? srv->cfg.workers : 1,
+        .listeners = (unsigned)srv->nlisteners,
+        .slots = (unsigned)srv->cfg.max_conns,
+        .nproto = WK_SERVER_COUNTERS,
+        .slot_size = sizeof(struct wk_conn_info),
+        .counters_size = sizeof(struct wk_registry),
+    };
+    int rc = wk_scoreboard_new(&shape, &srv->board);
+    if (rc < 0) {
+        snprintf(err, WK_ERR_LEN, "scoreboard for %u workers of %u connections: %s", shape.workers,
+                 shape.slots, strerror(-rc));
+        return rc;
+    }
+    use_counters(srv, 0);
+    return 0;
+}
+
+uint64_t *wk_server_counters(struct wk_server *srv, unsigned worker)
+{
+    return wk_scoreboard_proto(srv->board, worker);
+}
+
+uint64_t wk_server_counter_sum(const struct wk_server *srv, unsigned i)
+{
+    uint64_t sum = 0;
+    for (unsigned w = 0; srv->board != NULL && w < wk_scoreboard_workers(srv->board); w++) {
+        const uint64_t *p = wk_scoreboard_proto_of(srv->board, w);
+        sum += p != NULL && i < WK_SERVER_COUNTERS ? wk_scoreboard_get(&p[i]) : 0;
+    }
+    return sum;
 }
 
 /* The next listener: the inherited socket s (its fd taken), or addr bound afresh when s is NULL. */
@@ -359,6 +441,8 @@ int wk_server_listen(struct wk_server *srv, const struct wk_addr *addrs, struct 
         j = next_left(&sl, j);
         rc = open_listener(srv, NULL, &sl.v[j], wk_sdlisten_take(&sl, j), NULL, err);
     }
+    if (rc == 0)
+        rc = make_board(srv, err);
 out:
     for (size_t i = 0; fds != NULL && i < n; i++) {
         if (fds[i] >= 0)
@@ -399,6 +483,7 @@ int wk_server_listen_text(struct wk_server *srv, char *const *plain, size_t npla
 
 int wk_server_run(struct wk_server *srv)
 {
+    srv->serving = true;
     for (size_t i = 0; i < srv->nlisteners; i++) {
         int rc = wk_listener_start(&srv->listeners[i], srv->loop, on_accept, srv);
         if (rc < 0)
@@ -421,8 +506,95 @@ void wk_server_fini(struct wk_server *srv)
     close_listeners(srv);
     free(srv->listeners);
     srv->listeners = NULL;
+    wk_scoreboard_free(srv->board);
+    srv->board = NULL;
     wk_sdnotify_close(&srv->notify);
     wk_loop_free(srv->loop);
     srv->loop = NULL;
     wk_log_flush();
+}
+
+/* What the workers of wk_server_run_workers() need from the parent. */
+struct workers {
+    struct wk_server *srv;
+    wk_server_worker_fn *setup;
+    wk_server_worker_gone_fn *gone;
+    void *arg;
+};
+
+static int worker_main(unsigned id, void *arg)
+{
+    struct workers *w = arg;
+    char err[WK_ERR_LEN] = "";
+    int rc = wk_server_worker(w->srv, id, err);
+    if (rc == 0)
+        rc = w->setup(w->srv, id, w->arg, err);
+    if (rc == 0) {
+        rc = wk_server_run(w->srv);
+        if (rc < 0)
+            snprintf(err, WK_ERR_LEN, "event loop: %s", strerror(-rc));
+    }
+    if (rc < 0)
+        wk_log(WK_LOG_ERROR, "worker id=%u error=\"%s\"", id, err);
+    return rc < 0 ? 1 : 0;
+}
+
+/* A dead worker's connections, as the kernel closed them: counted closed. */
+static void count_closed(void *slot, void *arg)
+{
+    const struct wk_conn_info *info = slot;
+    struct wk_server *srv = arg;
+    struct wk_registry *r =
+        info->listener < srv->nlisteners
+            ? wk_scoreboard_counters(srv->board, info->head.worker, info->listener)
+            : NULL;
+    if (r == NULL)
+        return;
+    wk_scoreboard_add(&r->closed, 1);
+    wk_scoreboard_add(&r->bytes_in, info->bytes_in);
+    wk_scoreboard_add(&r->bytes_out, info->bytes_out);
+}
+
+static void worker_gone(unsigned id, pid_t pid, int status, void *arg)
+{
+    WK_UNUSED(status);
+    struct workers *w = arg;
+    size_t n = wk_scoreboard_reset_worker(w->srv->board, id, count_closed, w->srv);
+    if (n > 0)
+        wk_log(WK_LOG_WARN, "worker id=%u pid=%d connections-lost=%zu", id, (int)pid, n);
+    if (w->gone != NULL)
+        w->gone(w->srv, id, w->arg);
+}
+
+static void parent_hup(struct wk_supervisor *s, void *arg)
+{
+    WK_UNUSED(s);
+    wk_server_reload(arg);
+}
+
+static void parent_stop(struct wk_supervisor *s, void *arg)
+{
+    WK_UNUSED(s);
+    wk_server_stopping(arg);
+}
+
+int wk_server_run_workers(struct wk_server *srv, unsigned n, wk_server_worker_fn *setup,
+                          wk_server_worker_gone_fn *gone, void *arg, char err[WK_ERR_LEN])
+{
+    struct workers w = {srv, setup, gone, arg};
+    static const struct wk_supervisor_ops ops = {worker_main, worker_gone};
+    struct wk_supervisor *sup;
+    /* Workers stop within the shutdown timeout; a little more, then they are killed. */
+    int rc =
+        wk_supervisor_start(srv->loop, n, srv->cfg.shutdown_timeout_ms + 5000, &ops, &w, &sup, err);
+    if (rc < 0)
+        return rc;
+    wk_supervisor_on_hup(sup, parent_hup, srv);
+    wk_supervisor_on_stop(sup, parent_stop, srv);
+    notify_ready(srv);
+    rc = wk_loop_run(srv->loop);
+    wk_supervisor_free(sup);
+    if (rc < 0)
+        snprintf(err, WK_ERR_LEN, "event loop: %s", strerror(-rc));
+    return rc;
 }

@@ -34,6 +34,7 @@ struct wk_server_config {
     uint64_t shutdown_timeout_ms;  /* graceful stop bound */
     int defer_accept_s;            /* TCP_DEFER_ACCEPT seconds, 0: off (the client speaks first) */
     uint64_t handshake_timeout_ms; /* a TLS client must finish its handshake within this */
+    unsigned workers;              /* processes that serve (wk_server_run_workers()); 0 means 1 */
     /*
      * The first address given to wk_server_listen() is the built-in default,
      * not one the user named (no --listen): inherited sockets that no address
@@ -63,9 +64,11 @@ struct wk_server {
     struct wk_loop *loop;
     struct wk_listener *listeners;
     size_t nlisteners;
-    size_t open;             /* open connections, all listeners */
-    struct wk_conn *pending; /* conns with output to write or input to read before sleeping */
-    struct wk_conn *closed;  /* conns closed this turn, freed before sleeping */
+    size_t open;                 /* open connections, all listeners */
+    struct wk_conn *conns;       /* every open conn (common/conn.c links them) */
+    struct wk_conn *pending;     /* conns with output to write or input to read before sleeping */
+    struct wk_scoreboard *board; /* what every process of the server shows (wk_server_listen) */
+    struct wk_conn *closed;      /* conns closed this turn, freed before sleeping */
     bool stopping;
     struct wk_timer stop_timer;
     struct wk_timer resume_timer;    /* retries accepting after hitting max_conns */
@@ -74,6 +77,8 @@ struct wk_server {
     wk_server_reload_fn *on_reload;
     void *on_reload_arg;
     uint64_t started_ms;       /* wall clock at wk_server_init(), ms since the epoch */
+    unsigned worker;           /* which worker process this is (0 without workers) */
+    bool serving;              /* this process accepts: its conns' fds are its own */
     struct wk_sdnotify notify; /* the service manager, when NOTIFY_SOCKET names one */
     bool notify_warned;        /* a failure to notify has been logged */
 };
@@ -124,6 +129,50 @@ void wk_server_swap_tls(struct wk_server *srv, struct wk_tls *old, struct wk_tls
  * fsync, whose replies then leave in the same write.
  */
 void wk_server_before_flush(struct wk_server *srv, wk_server_hook_fn *fn, void *arg);
+
+/*
+ * In a worker process forked after wk_server_init() and wk_server_listen():
+ * the worker's own loop (the parent's is not to be used), with the same
+ * signals and reload function, and its listeners shared with the other
+ * workers (each new connection wakes one). Only the parent notifies the
+ * service manager. Returns 0 or -errno with a message in err.
+ */
+int wk_server_worker(struct wk_server *srv, unsigned worker, char err[WK_ERR_LEN]);
+
+/* For the parent of workers: READY=1 to the service manager (wk_server_run() does it itself). */
+void wk_server_ready(struct wk_server *srv);
+
+/* What SIGHUP does: RELOADING=1, the reload function, READY=1. */
+void wk_server_reload(struct wk_server *srv);
+
+/* STOPPING=1 to the service manager (for a parent whose workers are stopping). */
+void wk_server_stopping(struct wk_server *srv);
+
+/* A worker's own setup, in the worker after wk_server_worker(): 0 or -errno (message in err). */
+typedef int wk_server_worker_fn(struct wk_server *srv, unsigned worker, void *arg,
+                                char err[WK_ERR_LEN]);
+/* In the parent: worker is gone (before another takes its place). */
+typedef void wk_server_worker_gone_fn(struct wk_server *srv, unsigned worker, void *arg);
+
+/*
+ * Serves with n worker processes: forks them (common/supervisor.h) and
+ * supervises them on srv's loop until a graceful stop has ended them all.
+ * Each worker calls wk_server_worker(), then setup(), then serves. SIGHUP
+ * reloads the parent (for workers started later) and every worker; the
+ * parent alone speaks to the service manager. Returns 0, or -errno with a
+ * message in err.
+ */
+int wk_server_run_workers(struct wk_server *srv, unsigned n, wk_server_worker_fn *setup,
+                          wk_server_worker_gone_fn *gone, void *arg, char err[WK_ERR_LEN]);
+
+/* Protocol counters per worker in the scoreboard (httpd: requests by class). */
+#define WK_SERVER_COUNTERS 8
+
+/* Worker's protocol counters (write with wk_scoreboard_add()), after wk_server_listen(). */
+uint64_t *wk_server_counters(struct wk_server *srv, unsigned worker);
+
+/* Protocol counter i summed over the workers. */
+uint64_t wk_server_counter_sum(const struct wk_server *srv, unsigned i);
 
 /* Accepts and serves until stopped. Returns 0 after a graceful stop, or -errno. */
 int wk_server_run(struct wk_server *srv);

@@ -16,6 +16,7 @@
 #include "common/addr.h"
 #include "common/conn.h"
 #include "common/listener.h"
+#include "common/scoreboard.h"
 #include "common/server.h"
 #include "common/sockinfo.h"
 
@@ -150,7 +151,8 @@ static void held_socket(struct wk_json *j, const struct wk_server *srv,
     socklen_t len = sizeof local;
     if (k != NULL)
         json_addr(j, &k->local.sa);
-    else if (getsockname(info->fd, &local.sa, &len) == 0 && local.sa.sa_family != AF_UNIX)
+    else if (srv->serving && info->head.worker == srv->worker && /* an fd is its worker's */
+             getsockname(info->fd, &local.sa, &len) == 0 && local.sa.sa_family != AF_UNIX)
         json_addr(j, &local.sa);
     else
         wk_json_null(j);
@@ -158,10 +160,13 @@ static void held_socket(struct wk_json *j, const struct wk_server *srv,
     json_addr(j, &info->peer.sa);
     wk_json_key(j, "state");
     wk_json_string(j, k != NULL ? wk_sockinfo_state_name(k->state) : NULL);
+    wk_json_key(j, "worker");
+    wk_json_uint(j, info->head.worker);
     wk_json_key(j, "fd");
     wk_json_int(j, info->fd);
     wk_json_key(j, "age_ms");
-    wk_json_uint(j, wk_loop_now(srv->loop) - info->accepted_ms);
+    uint64_t now = wk_loop_now(srv->loop); /* read at this turn's start: another worker's */
+    wk_json_uint(j, now > info->accepted_ms ? now - info->accepted_ms : 0); /* may be newer */
     wk_json_key(j, "accepted_at");
     wk_json_int(j, (int64_t)info->accepted_at);
     wk_json_key(j, "bytes_in");
@@ -169,18 +174,22 @@ static void held_socket(struct wk_json *j, const struct wk_server *srv,
     wk_json_key(j, "bytes_out");
     wk_json_uint(j, info->bytes_out);
     wk_json_key(j, "phase");
-    wk_json_string(j, info->tls_handshaking ? "tls-handshake" : info->phase);
+    if (info->tls_handshaking)
+        wk_json_string(j, "tls-handshake");
+    else
+        wk_json_string_n(j, info->phase, strnlen(info->phase, sizeof info->phase));
     wk_json_key(j, "progress");
     wk_json_uint(j, info->progress);
     wk_json_key(j, "total");
     wk_json_uint(j, info->total);
     wk_json_key(j, "tls");
-    if (info->tls_version != NULL) {
+    if (info->tls_version[0] != '\0') {
         wk_json_object(j);
         wk_json_key(j, "version");
-        wk_json_string(j, info->tls_version);
+        wk_json_string_n(j, info->tls_version,
+                         strnlen(info->tls_version, sizeof info->tls_version));
         wk_json_key(j, "cipher");
-        wk_json_string(j, info->tls_cipher);
+        wk_json_string_n(j, info->tls_cipher, strnlen(info->tls_cipher, sizeof info->tls_cipher));
         wk_json_key(j, "ktls");
         wk_json_bool(j, info->tls_ktls);
         wk_json_close(j);
@@ -194,9 +203,9 @@ static void held_socket(struct wk_json *j, const struct wk_server *srv,
 /* A socket on the listener's port that no process holds (or not yet). */
 static void kernel_socket(struct wk_json *j, const struct wk_sockinfo *k)
 {
-    static const char *const absent[] = {"fd",       "age_ms",    "accepted_at",
-                                         "bytes_in", "bytes_out", "phase",
-                                         "progress", "total",     "tls"};
+    static const char *const absent[] = {"worker",   "fd",        "age_ms", "accepted_at",
+                                         "bytes_in", "bytes_out", "phase",  "progress",
+                                         "total",    "tls"};
     wk_json_object(j);
     wk_json_key(j, "local");
     json_addr(j, &k->local.sa);
@@ -212,9 +221,40 @@ static void kernel_socket(struct wk_json *j, const struct wk_sockinfo *k)
     wk_json_close(j);
 }
 
+/* Copies of the entries of every worker's connections. */
+struct held {
+    struct wk_conn_info *v;
+    size_t n, cap;
+};
+
+static void collect(const void *slot, void *arg)
+{
+    struct held *h = arg;
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 64;
+        struct wk_conn_info *v = realloc(h->v, cap * sizeof *v);
+        if (v == NULL)
+            return; /* fewer rows, never a wrong one */
+        h->v = v;
+        h->cap = cap;
+    }
+    h->v[h->n++] = *(const struct wk_conn_info *)slot;
+}
+
+/* Oldest first; within a millisecond, by worker and fd, so that the order is always the same. */
+static int by_age(const void *a, const void *b)
+{
+    const struct wk_conn_info *x = a, *y = b;
+    if (x->accepted_ms != y->accepted_ms)
+        return x->accepted_ms > y->accepted_ms ? 1 : -1;
+    if (x->head.worker != y->head.worker)
+        return x->head.worker > y->head.worker ? 1 : -1;
+    return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
 static void listener_json(struct wk_json *j, const struct wk_server *srv,
-                          const struct wk_listener *l, struct wk_sockinfo *ks, ssize_t nk,
-                          bool *used)
+                          const struct wk_listener *l, const struct held *held,
+                          struct wk_sockinfo *ks, ssize_t nk, bool *used)
 {
     const union wk_ipaddr *la = (const union wk_ipaddr *)&l->addr.u;
     const struct wk_sockinfo *lk = NULL; /* the listening socket itself */
@@ -248,18 +288,22 @@ static void listener_json(struct wk_json *j, const struct wk_server *srv,
         wk_json_uint(j, lk->wqueue);
     else
         wk_json_null(j);
+    struct wk_registry r;
+    unsigned index = (unsigned)(l - srv->listeners);
+    wk_registry_sum(srv->board, index, &r);
     wk_json_key(j, "accepted");
-    wk_json_uint(j, l->registry.accepted);
+    wk_json_uint(j, r.accepted);
     wk_json_key(j, "open");
-    wk_json_uint(j, l->registry.open);
+    wk_json_uint(j, r.accepted - r.closed);
     wk_json_key(j, "closed");
-    wk_json_uint(j, l->registry.closed);
+    wk_json_uint(j, r.closed);
     wk_json_key(j, "sockets");
     wk_json_array(j);
-    /* The connections it holds, oldest first, each with its kernel socket. */
-    const struct wk_conn_info *head = &l->registry.head;
-    for (const struct wk_conn_info *info = head->next; info != head; info = info->next) {
-        held_socket(j, srv, info, find_kernel(srv, l, info, ks, (size_t)nk, used));
+    /* The connections its workers hold, oldest first, each with its kernel socket. */
+    for (size_t i = 0; i < held->n; i++) {
+        const struct wk_conn_info *info = &held->v[i];
+        if (info->listener == index)
+            held_socket(j, srv, info, find_kernel(srv, l, info, ks, (size_t)nk, used));
     }
     /* Then what only the kernel has: TIME-WAIT, not yet accepted, and the like. */
     for (ssize_t i = 0; i < nk; i++) {
@@ -292,6 +336,11 @@ void wk_sockview_server(struct wk_json *j, const struct wk_server *srv, const ch
         nk = 0; /* the registry alone, and why */
     if (nk > 1)
         qsort(ks, (size_t)nk, sizeof *ks, by_peer_port);
+    struct held held = {0};
+    if (srv->board != NULL)
+        wk_scoreboard_each(srv->board, collect, &held);
+    if (held.n > 1)
+        qsort(held.v, held.n, sizeof *held.v, by_age);
     wk_json_object(j);
     wk_json_key(j, "name");
     wk_json_string(j, name);
@@ -310,9 +359,10 @@ void wk_sockview_server(struct wk_json *j, const struct wk_server *srv, const ch
     wk_json_key(j, "listeners");
     wk_json_array(j);
     for (size_t i = 0; i < srv->nlisteners; i++)
-        listener_json(j, srv, &srv->listeners[i], ks, nk, used);
+        listener_json(j, srv, &srv->listeners[i], &held, ks, nk, used);
     wk_json_close(j);
     wk_json_close(j);
+    free(held.v);
     free(used);
     free(ks);
 }

@@ -247,6 +247,20 @@ int wk_status_chown(struct wk_status *s, uid_t uid, gid_t gid, char err[WK_ERR_L
     return -e;
 }
 
+void wk_status_forget(struct wk_status *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < STATUS_CLIENTS; i++) {
+        if (s->clients[i].io.fd >= 0) {
+            close(s->clients[i].io.fd);
+            wk_buf_fini(&s->clients[i].out);
+        }
+    }
+    close(s->listener.fd);
+    free(s);
+}
+
 void wk_status_close(struct wk_status *s)
 {
     if (s == NULL)

@@ -48,6 +48,13 @@ int wk_status_open(struct wk_loop *loop, const char *path, wk_status_answer_fn *
  */
 int wk_status_chown(struct wk_status *s, uid_t uid, gid_t gid, char err[WK_ERR_LEN]);
 
+/*
+ * In a child forked from the process that owns s: closes the child's copies
+ * of its fds and frees the memory, without touching the parent's loop or
+ * the socket file. NULL is fine.
+ */
+void wk_status_forget(struct wk_status *s);
+
 /* Closes the socket, its clients, and removes path. NULL is fine. */
 void wk_status_close(struct wk_status *s);
 

@@ -34,18 +34,11 @@ struct http_accesslog {
 
 static void flush(struct http_accesslog *log)
 {
-    while (wk_buf_len(&log->buf) > 0) {
-        ssize_t n = write(log->fd, wk_buf_data(&log->buf), wk_buf_len(&log->buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            wk_log(WK_LOG_ERROR, "access-log write error=\"%s\"",
-                   n < 0 ? strerror(errno) : "short");
-            wk_buf_reset(&log->buf);
-            break;
-        }
-        wk_buf_consume(&log->buf, (size_t)n);
-    }
+    /* In whole lines: the workers of one server share the file. */
+    ssize_t n = wk_log_write_lines(log->fd, wk_buf_data(&log->buf), wk_buf_len(&log->buf));
+    if (n < 0)
+        wk_log(WK_LOG_ERROR, "access-log write error=\"%s\"", strerror((int)-n));
+    wk_buf_reset(&log->buf);
 }
 
 static void on_before_sleep(struct wk_loop *loop, void *data)
@@ -85,6 +78,11 @@ int http_accesslog_open(const char *spec, struct wk_loop *loop, struct http_acce
         wk_loop_before_sleep(loop, on_before_sleep, log);
     *out = log;
     return 0;
+}
+
+int http_accesslog_attach(struct http_accesslog *log, struct wk_loop *loop)
+{
+    return log == NULL ? 0 : wk_loop_before_sleep(loop, on_before_sleep, log);
 }
 
 int http_accesslog_chown(struct http_accesslog *log, uid_t uid, gid_t gid, char err[WK_ERR_LEN])

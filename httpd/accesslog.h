@@ -39,6 +39,13 @@ int http_accesslog_chown(struct http_accesslog *log, uid_t uid, gid_t gid, char 
  */
 int http_accesslog_reopen(struct http_accesslog *log, char err[WK_ERR_LEN]);
 
+/*
+ * Writes the lines of each turn of loop from now on (in a worker process,
+ * whose loop is not the one the log was opened with). NULL log: nothing.
+ * Returns 0 or -errno.
+ */
+int http_accesslog_attach(struct http_accesslog *log, struct wk_loop *loop);
+
 /* Writes what is buffered and frees the log. NULL is fine. */
 void http_accesslog_close(struct http_accesslog *log);
 

@@ -264,8 +264,7 @@ static bool etags_match(const struct etag *a, const struct etag *b, bool strong)
  * Whether the field value ("*" or #entity-tag) matches the current tag. The
  * whole list is read: one that does not parse matches nothing.
  */
-static bool list_matches(const char *v, size_t len, const char *etag, size_t etag_len,
-                         bool strong)
+static bool list_matches(const char *v, size_t len, const char *etag, size_t etag_len, bool strong)
 {
     struct cursor c = trimmed(v, len);
     struct etag cur, e;
@@ -318,8 +317,7 @@ enum http_cond_result http_cond_evaluate(const struct http_cond *c, bool get_or_
     return HTTP_COND_PROCEED;
 }
 
-bool http_cond_if_range(const char *v, size_t len, const char *etag, size_t etag_len,
-                        time_t mtime)
+bool http_cond_if_range(const char *v, size_t len, const char *etag, size_t etag_len, time_t mtime)
 {
     struct cursor c = trimmed(v, len);
     struct etag e, cur;

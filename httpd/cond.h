@@ -68,7 +68,6 @@ enum http_cond_result http_cond_evaluate(const struct http_cond *c, bool get_or_
  * that is v[0..len) is an entity-tag that matches etag strongly (a weak one
  * never does), or an HTTP-date equal to mtime. Anything else is false.
  */
-bool http_cond_if_range(const char *v, size_t len, const char *etag, size_t etag_len,
-                        time_t mtime);
+bool http_cond_if_range(const char *v, size_t len, const char *etag, size_t etag_len, time_t mtime);
 
 #endif

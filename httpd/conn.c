@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/scoreboard.h"
 #include "common/server.h"
 #include "httpd/accesslog.h"
 #include "httpd/dashboard.h"
@@ -84,6 +85,13 @@ static void answer_options(struct http_txn *t)
     http_response_head(t, &r);
 }
 
+/* This worker's count of requests by status class (index 1 to 5), in the scoreboard. */
+static uint64_t *http_counters(struct wk_conn *c)
+{
+    struct wk_server *srv = wk_conn_server(c);
+    return wk_server_counters(srv, srv->worker);
+}
+
 /* After the answer: logs and counts it, unless it is still to come. */
 static void answered(struct wk_conn *c, struct http_conn *h, struct http_txn *t)
 {
@@ -95,7 +103,7 @@ static void answered(struct wk_conn *c, struct http_conn *h, struct http_txn *t)
     }
     h->keep_alive = t->keep_alive;
     if (t->status >= 100 && t->status < 600)
-        t->srv->requests[t->status / 100]++;
+        wk_scoreboard_add(&http_counters(c)[t->status / 100], 1);
     http_accesslog_add(t->srv->alog, t);
 }
 

@@ -256,8 +256,11 @@ static void smtpd_json(struct http_dashboard *d, struct wk_json *j)
 static uint64_t changes(const struct wk_server *srv)
 {
     uint64_t n = 0;
-    for (size_t i = 0; i < srv->nlisteners; i++)
-        n += srv->listeners[i].registry.accepted + srv->listeners[i].registry.closed;
+    for (size_t i = 0; i < srv->nlisteners; i++) {
+        struct wk_registry r;
+        wk_registry_sum(srv->board, (unsigned)i, &r);
+        n += r.accepted + r.closed;
+    }
     return n;
 }
 
@@ -329,12 +332,13 @@ static void answer_json(struct http_dashboard *d, struct http_txn *t)
 
 void http_dashboard_metrics(struct wk_metrics *b, void *arg)
 {
-    const struct http_server *hs = arg;
+    const struct wk_server *srv = arg;
     static const char *const classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
     wk_metrics_family(b, "httpd", "requests_total", "counter",
                       "Requests answered, by status class.");
     for (int i = 1; i <= 5; i++)
-        wk_metrics_sample(b, "httpd", "requests_total", "code", classes[i - 1], hs->requests[i]);
+        wk_metrics_sample(b, "httpd", "requests_total", "code", classes[i - 1],
+                          wk_server_counter_sum(srv, (unsigned)i));
 }
 
 static void answer_metrics(struct http_dashboard *d, struct http_txn *t)
@@ -596,7 +600,7 @@ int http_dashboard_new(struct wk_server *srv, const struct http_dashboard_config
         return -ENOMEM;
     d->srv = srv;
     d->cfg = *cfg;
-    d->self = (struct wk_status_server){srv, "httpd", http_dashboard_metrics, srv->data};
+    d->self = (struct wk_status_server){srv, "httpd", http_dashboard_metrics, srv};
     static const char *const cmds[FETCH_COUNT] = {"sockets", "metrics"};
     for (int i = 0; i < FETCH_COUNT; i++) {
         d->fetch[i].d = d;

@@ -51,7 +51,7 @@ bool http_dashboard_handle(struct http_dashboard *d, struct http_txn *t);
 /* The connection is closing: forget it if it waits or streams. */
 void http_dashboard_forget(struct http_dashboard *d, struct wk_conn *c);
 
-/* Writes httpd's own metric families (requests by status class) with m. */
+/* Writes httpd's own metric families (requests by status class) with m; arg: the wk_server. */
 void http_dashboard_metrics(struct wk_metrics *m, void *arg);
 
 #endif

@@ -150,9 +150,8 @@ static int render_details(struct wk_buf *b, const struct entry *e)
     int rc = e->is_dir ? wk_buf_printf(b, "<td class=\"size\">-</td>")
                        : wk_buf_printf(b, "<td class=\"size\">%" PRIu64 "</td>", e->size);
     if (rc == 0)
-        rc = wk_buf_printf(b, "<td>%04d-%02d-%02d %02d:%02d:%02d</td></tr>\n",
-                           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                           tm.tm_sec);
+        rc = wk_buf_printf(b, "<td>%04d-%02d-%02d %02d:%02d:%02d</td></tr>\n", tm.tm_year + 1900,
+                           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     return rc;
 }
 

@@ -40,6 +40,7 @@ struct http_config {
     uint64_t send_timeout;
     uint64_t shutdown_timeout;
     const char *user;          /* --user: who to be after startup, or NULL */
+    uint64_t workers;          /* worker processes */
     const char *status_socket; /* httpd's own, or NULL */
     const char *smtpd_status;  /* smtpd's, for the socket view, or NULL */
     struct wk_strlist dashboard_allow;
@@ -53,7 +54,6 @@ struct http_server {
     struct http_filecache *files; /* open files of the docroot */
     struct wk_tls *tls;           /* the HTTPS context, NULL when TLS is off */
     struct http_dashboard *dash;  /* the routes under /-/, NULL when off */
-    uint64_t requests[6];         /* requests answered, by status class (index 1 to 5) */
     time_t date_at;               /* the second date was made for */
     char date[WK_CLOCK_IMF_LEN];  /* Date header value, remade once a second */
 };

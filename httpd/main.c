@@ -17,6 +17,7 @@
 #include "common/privdrop.h"
 #include "common/probe.h"
 #include "common/status.h"
+#include "common/supervisor.h"
 #include "common/server.h"
 #include "common/tls.h"
 #include "httpd/accesslog.h"
@@ -70,7 +71,8 @@ static void server_config(const struct http_config *cfg, struct wk_server_config
     sc->send_timeout_ms = cfg->send_timeout;
     sc->shutdown_timeout_ms = cfg->shutdown_timeout;
     sc->handshake_timeout_ms = cfg->tls.handshake_timeout;
-    sc->defer_accept_s = 1;                  /* HTTP clients speak first */
+    sc->defer_accept_s = 1; /* HTTP clients speak first */
+    sc->workers = cfg->workers ? (unsigned)cfg->workers : wk_supervisor_default_workers();
     sc->listen_default = cfg->listen.n == 0; /* then inherited sockets replace [::]:80 */
 }
 
@@ -100,6 +102,11 @@ static void reload(struct wk_server *srv, void *arg)
     char err[WK_ERR_LEN];
     if (hs->tls == NULL)
         return;
+    if (hs->cfg->tls.self_signed) {
+        /* Made once, before the workers: a new one per process would differ between them. */
+        wk_log(WK_LOG_INFO, "reload tls=unchanged (self-signed)");
+        return;
+    }
     if (setup_tls(hs->cfg, &tls, &secure, err) < 0) {
         wk_log(WK_LOG_ERROR, "reload error=\"%s\" tls=unchanged", err);
         return;
@@ -129,21 +136,16 @@ static int dashboard_config(const struct http_config *cfg, struct http_dashboard
     return 0;
 }
 
-/* The dashboard, and httpd's status socket. */
-static int open_dashboard(struct http_server *hs, struct wk_server *srv,
-                          const struct http_dashboard_config *dc, struct wk_status_server *self,
-                          struct wk_status **status, char err[WK_ERR_LEN])
+/* The parent's part: names for the socket view, and httpd's status socket. */
+static int open_status(struct http_server *hs, struct wk_server *srv, struct wk_status_server *self,
+                       struct wk_status **status, char err[WK_ERR_LEN])
 {
     const struct http_config *cfg = hs->cfg;
     for (size_t i = 0; i < srv->nlisteners; i++)
         srv->listeners[i].service = srv->listeners[i].tls ? "https" : "http";
-    if (!cfg->no_dashboard && http_dashboard_new(srv, dc, &hs->dash) < 0) {
-        snprintf(err, WK_ERR_LEN, "dashboard: out of memory");
-        return -ENOMEM;
-    }
     if (strcmp(cfg->status_socket, "off") == 0)
         return 0;
-    *self = (struct wk_status_server){srv, "httpd", http_dashboard_metrics, hs};
+    *self = (struct wk_status_server){srv, "httpd", http_dashboard_metrics, srv};
     int rc =
         wk_status_open(srv->loop, cfg->status_socket, wk_status_server_answer, self, status, err);
     if (rc == 0)
@@ -181,13 +183,37 @@ static int become_user(struct http_server *hs, struct wk_status *status, const s
     return rc;
 }
 
+/* What a worker needs from the parent's startup. */
+struct http_main {
+    struct http_server *hs;
+    struct http_dashboard_config dc;
+    struct wk_status *status; /* the parent's: a worker lets go of its copy */
+};
+
+/* In each worker: its own loop's parts (the access log's writes, the dashboard, SIGUSR1). */
+static int http_worker(struct wk_server *srv, unsigned worker, void *arg, char err[WK_ERR_LEN])
+{
+    (void)worker; /* its counters are found through srv */
+    struct http_main *m = arg;
+    struct http_server *hs = m->hs;
+    wk_status_forget(m->status);
+    m->status = NULL;
+    int rc = http_accesslog_attach(hs->alog, srv->loop);
+    if (rc == 0 && !hs->cfg->no_dashboard && (rc = http_dashboard_new(srv, &m->dc, &hs->dash)) < 0)
+        snprintf(err, WK_ERR_LEN, "dashboard: out of memory");
+    if (rc == 0)
+        rc = wk_loop_signal(srv->loop, SIGUSR1, reopen_logs, hs);
+    if (rc < 0 && err[0] == '\0')
+        snprintf(err, WK_ERR_LEN, "worker setup: %s", strerror(-rc));
+    return rc;
+}
+
 static int run(struct http_config *cfg, bool check_only, char err[WK_ERR_LEN])
 {
     struct wk_user user;
-    struct http_dashboard_config dc;
     struct wk_status_server self;
-    struct wk_status *status = NULL;
     struct http_server hs = {.cfg = cfg, .root_fd = -1};
+    struct http_main m = {.hs = &hs};
     struct wk_server srv = {0};
     struct wk_server_config sc;
     struct wk_addr *addrs = NULL;
@@ -200,7 +226,7 @@ static int run(struct http_config *cfg, bool check_only, char err[WK_ERR_LEN])
     if (rc == 0)
         rc = setup_tls(cfg, &hs.tls, &secure, err);
     if (rc == 0)
-        rc = dashboard_config(cfg, &dc, err);
+        rc = dashboard_config(cfg, &m.dc, err);
     if (rc == 0 && check_only) { /* the addresses are parsed again when bound */
         rc = wk_addr_parse_all(listen.v, listen.n, &addrs, err);
         free(addrs);
@@ -220,29 +246,23 @@ static int run(struct http_config *cfg, bool check_only, char err[WK_ERR_LEN])
         rc = -ENOMEM;
     }
     if (rc == 0)
-        rc = http_accesslog_open(cfg->access_log, srv.loop, &hs.alog, err);
+        rc = http_accesslog_open(cfg->access_log, NULL, &hs.alog, err);
+    if (rc == 0) /* before the listen lines: a SIGHUP from then on reloads, never kills */
+        rc = wk_server_on_reload(&srv, reload, &hs);
     if (rc == 0)
         rc = wk_server_listen_text(&srv, listen.v, listen.n, secure.v, secure.n, hs.tls, err);
     if (rc == 0)
-        rc = wk_server_on_reload(&srv, reload, &hs);
-    if (rc == 0)
-        rc = open_dashboard(&hs, &srv, &dc, &self, &status, err);
-    if (rc == 0)
-        rc = wk_loop_signal(srv.loop, SIGUSR1, reopen_logs, &hs);
+        rc = open_status(&hs, &srv, &self, &m.status, err);
     if (rc == 0 && cfg->user)
-        rc = become_user(&hs, status, &user, err);
+        rc = become_user(&hs, m.status, &user, err);
     if (rc < 0)
         goto out;
-    wk_log(WK_LOG_INFO, "start pid=%d root=%s version=%s", (int)getpid(), cfg->root, WK_VERSION);
-    rc = wk_server_run(&srv);
+    wk_log(WK_LOG_INFO, "start pid=%d root=%s workers=%u version=%s", (int)getpid(), cfg->root,
+           sc.workers, WK_VERSION);
+    rc = wk_server_run_workers(&srv, sc.workers, http_worker, NULL, &m, err);
     wk_log(WK_LOG_INFO, "exit status=%d", rc < 0 ? 1 : 0);
-    if (rc < 0)
-        snprintf(err, WK_ERR_LEN, "event loop: %s", strerror(-rc));
 out:
-    wk_status_close(status);
-    /* While the loop is there; connections still open then close without it. */
-    http_dashboard_free(hs.dash);
-    hs.dash = NULL;
+    wk_status_close(m.status);
     wk_server_fini(&srv);
     http_accesslog_close(hs.alog);
     http_filecache_free(hs.files);
@@ -273,6 +293,7 @@ int main(int argc, char **argv)
         .shutdown_timeout = 10 * SECOND,
         .tls.handshake_timeout = 10 * SECOND,
         .status_socket = "./var/run/wellknown-httpd.sock",
+        .workers = 0, /* one per CPU */
         .smtpd_status = "./var/run/wellknown-smtpd.sock",
     };
     const char *probe = NULL;
@@ -312,6 +333,9 @@ int main(int argc, char **argv)
          "no routes under /-/ (they are files like any other)", 0, 0, false},
         {"probe", WK_OPT_STRING, &probe, "ADDR",
          "health check: ask the server at ADDR for /-/healthy and exit 0 if healthy", 0, 0, false},
+        {"workers", WK_OPT_UINT, &cfg.workers, "N",
+         "worker processes, each accepting and serving; 0: one per CPU", 0,
+         WK_SUPERVISOR_MAX_WORKERS, false},
         {"user", WK_OPT_STRING, &cfg.user, "NAME",
          "after binding and reading keys as root, run as NAME", 0, 0, false},
         {"status-socket", WK_OPT_STRING, &cfg.status_socket, "PATH",

@@ -149,8 +149,7 @@ static int apply_segment(struct norm *n, size_t k)
     return 0;
 }
 
-int http_path_normalize(const char *target, size_t len, char *out, size_t outcap,
-                        size_t *outlen)
+int http_path_normalize(const char *target, size_t len, char *out, size_t outcap, size_t *outlen)
 {
     size_t i, end;
     int rc = locate_path(target, len, &i, &end);

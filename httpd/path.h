@@ -26,7 +26,6 @@
  * raw control byte; -EPERM when ".." would climb above the root; or
  * -ENAMETOOLONG when out is too small. On error out holds nothing useful.
  */
-int http_path_normalize(const char *target, size_t len, char *out, size_t outcap,
-                        size_t *outlen);
+int http_path_normalize(const char *target, size_t len, char *out, size_t outcap, size_t *outlen);
 
 #endif

@@ -128,8 +128,8 @@ static bool parse_range_set(struct cursor *c, uint64_t size, struct tally *t)
     }
 }
 
-enum http_range_result http_range_parse(const char *v, size_t len, uint64_t size,
-                                        uint64_t *start, uint64_t *count)
+enum http_range_result http_range_parse(const char *v, size_t len, uint64_t size, uint64_t *start,
+                                        uint64_t *count)
 {
     struct cursor c = {.p = v, .i = 0, .len = len};
     struct tally t = {0};
@@ -150,15 +150,14 @@ enum http_range_result http_range_parse(const char *v, size_t len, uint64_t size
     return HTTP_RANGE_OK;
 }
 
-int http_range_content_range(char *out, size_t cap, uint64_t start, uint64_t count,
-                             uint64_t size)
+int http_range_content_range(char *out, size_t cap, uint64_t start, uint64_t count, uint64_t size)
 {
     int n;
     if (count == 0)
         n = snprintf(out, cap, "bytes */%" PRIu64, size);
     else
-        n = snprintf(out, cap, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, start,
-                     start + count - 1, size);
+        n = snprintf(out, cap, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, start, start + count - 1,
+                     size);
     if (n < 0 || (size_t)n >= cap)
         return -ENAMETOOLONG;
     return n;

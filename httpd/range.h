@@ -29,8 +29,8 @@ enum http_range_result {
  * HTTP_RANGE_NONE. Several ranges give HTTP_RANGE_NONE (the whole file)
  * unless none is satisfiable. Numbers too large for 64 bits saturate.
  */
-enum http_range_result http_range_parse(const char *v, size_t len, uint64_t size,
-                                        uint64_t *start, uint64_t *count);
+enum http_range_result http_range_parse(const char *v, size_t len, uint64_t size, uint64_t *start,
+                                        uint64_t *count);
 
 /*
  * Writes the Content-Range value "bytes START-END/SIZE" into out[0..cap),
@@ -38,7 +38,6 @@ enum http_range_result http_range_parse(const char *v, size_t len, uint64_t size
  * "bytes *" "/SIZE". Returns the length without the NUL, or -ENAMETOOLONG
  * if cap is too small.
  */
-int http_range_content_range(char *out, size_t cap, uint64_t start, uint64_t count,
-                             uint64_t size);
+int http_range_content_range(char *out, size_t cap, uint64_t start, uint64_t count, uint64_t size);
 
 #endif

@@ -10,7 +10,7 @@
 
 #include "httpd/html.h"
 
-#define OPEN "<!--#"
+#define OPEN     "<!--#"
 #define OPEN_LEN (sizeof OPEN - 1)
 
 /* A cursor over a directive: p[i..end) is what is left to read. */

@@ -19,9 +19,9 @@
 
 #include "common/buf.h"
 
-#define HTTP_SSI_NAME_MAX 64      /* longest variable name */
-#define HTTP_SSI_SCRATCH_LEN 8192 /* room a lookup may write a value into */
-#define HTTP_SSI_UNKNOWN "(none)" /* what an unknown variable expands to, as in Apache */
+#define HTTP_SSI_NAME_MAX    64       /* longest variable name */
+#define HTTP_SSI_SCRATCH_LEN 8192     /* room a lookup may write a value into */
+#define HTTP_SSI_UNKNOWN     "(none)" /* what an unknown variable expands to, as in Apache */
 
 /*
  * Looks up one variable. name[0..len) is the name; it is also NUL-terminated.

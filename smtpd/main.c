@@ -19,6 +19,7 @@
 #include "common/probe.h"
 #include "common/server.h"
 #include "common/status.h"
+#include "common/supervisor.h"
 #include "common/tls.h"
 #include "smtpd/clients.h"
 #include "smtpd/maildir.h"
@@ -39,6 +40,7 @@ static void server_config(const struct smtp_config *cfg, struct wk_server_config
     sc->in_max = 64 * 1024;
     sc->handshake_timeout_ms = cfg->tls.handshake_timeout;
     sc->out_max = 256 * 1024;
+    sc->workers = cfg->workers ? (unsigned)cfg->workers : wk_supervisor_default_workers();
     sc->listen_default = cfg->listen.n == 0; /* then inherited sockets replace [::]:25 */
 }
 
@@ -96,7 +98,12 @@ static int check_maildir(const char *path, char err[WK_ERR_LEN])
 /* smtpd's own metric families, after the common ones. */
 static void smtp_metrics(struct wk_metrics *b, void *arg)
 {
-    const struct smtp_stats *st = &((const struct smtp_server *)arg)->stats;
+    const struct wk_server *srv = arg;
+    struct smtp_stats sum;
+    uint64_t *v = (uint64_t *)&sum;
+    for (unsigned i = 0; i < sizeof sum / sizeof *v; i++)
+        v[i] = wk_server_counter_sum(srv, i);
+    const struct smtp_stats *st = &sum;
     wk_metrics_family(b, "smtpd", "messages_total", "counter", "Messages by the outcome of DATA.");
     wk_metrics_sample(b, "smtpd", "messages_total", "result", "delivered", st->delivered);
     wk_metrics_sample(b, "smtpd", "messages_total", "result", "refused", st->refused);
@@ -129,6 +136,11 @@ static void reload(struct wk_server *srv, void *arg)
     char err[WK_ERR_LEN];
     if (ss->tls == NULL) {
         wk_log(WK_LOG_INFO, "reload tls=off");
+        return;
+    }
+    if (ss->cfg->tls.self_signed) {
+        /* Made once, before the workers: a new one per process would differ between them. */
+        wk_log(WK_LOG_INFO, "reload tls=unchanged (self-signed)");
         return;
     }
     if (wk_tls_setup(&ss->cfg->tls, NULL, 0, &tls, err) < 0) {
@@ -188,6 +200,38 @@ static int become_user(struct smtp_server *ss, struct wk_status *status, const s
     return rc;
 }
 
+/* What a worker needs from the parent's startup. */
+struct smtp_main {
+    struct smtp_server *ss;
+    struct wk_status *status; /* the parent's: a worker lets go of its copy */
+};
+
+/* In each worker: its counters, its part of the per-client table, SIGUSR1. */
+static int smtp_worker(struct wk_server *srv, unsigned worker, void *arg, char err[WK_ERR_LEN])
+{
+    struct smtp_main *m = arg;
+    struct smtp_server *ss = m->ss;
+    wk_status_forget(m->status);
+    m->status = NULL;
+    ss->loop = NULL; /* the sweep is the parent's */
+    int rc = smtp_clients_set_worker(ss->clients, worker);
+    if (rc == 0)
+        rc = wk_loop_signal(srv->loop, SIGUSR1, reopen_logs, NULL);
+    if (rc < 0)
+        snprintf(err, WK_ERR_LEN, "worker setup: %s", strerror(-rc));
+    return rc;
+}
+
+/* In the parent: a worker is gone; the sessions it counted per client are no more. */
+static void smtp_worker_gone(struct wk_server *srv, unsigned worker, void *arg)
+{
+    (void)srv;
+    struct smtp_main *m = arg;
+    size_t n = smtp_clients_drop_worker(m->ss->clients, worker);
+    if (n > 0)
+        wk_log(WK_LOG_INFO, "worker id=%u sessions-dropped=%zu", worker, n);
+}
+
 static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
 {
     struct wk_user user;
@@ -197,8 +241,8 @@ static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
     if (ss.domains.n == 0)
         ss.domains = (struct wk_strlist){default_domains, 2};
     struct wk_server srv = {0};
-    struct wk_status *status = NULL;
-    struct wk_status_server status_srv = {&srv, "smtpd", smtp_metrics, &ss};
+    struct smtp_main m = {.ss = &ss};
+    struct wk_status_server status_srv = {&srv, "smtpd", smtp_metrics, &srv};
     struct wk_server_config sc;
     struct wk_addr *addrs = NULL;
     struct wk_strlist listen = cfg->listen;
@@ -245,21 +289,19 @@ static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
     }
     server_config(cfg, &sc);
     rc = wk_server_init(&srv, &sc, &smtp_session_ops, &ss, err);
+    if (rc == 0) /* before the listen lines: a SIGHUP from then on reloads, never kills */
+        rc = wk_server_on_reload(&srv, reload, &ss);
     if (rc == 0)
         rc = wk_server_listen_text(&srv, plain, listen.n + submission.n, secure.v, secure.n, ss.tls,
                                    err);
     if (rc == 0 && cfg->status_socket != NULL && strcmp(cfg->status_socket, "off") != 0) {
         rc = wk_status_open(srv.loop, cfg->status_socket, wk_status_server_answer, &status_srv,
-                            &status, err);
+                            &m.status, err);
         if (rc == 0)
             wk_log(WK_LOG_INFO, "status path=%s", cfg->status_socket);
     }
-    if (rc == 0)
-        rc = wk_server_on_reload(&srv, reload, &ss);
-    if (rc == 0)
-        rc = wk_loop_signal(srv.loop, SIGUSR1, reopen_logs, NULL);
     if (rc == 0 && cfg->user)
-        rc = become_user(&ss, status, &user, err);
+        rc = become_user(&ss, m.status, &user, err);
     if (rc < 0)
         goto out;
     ss.loop = srv.loop;
@@ -268,14 +310,12 @@ static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
     wk_loop_timer_after(srv.loop, &ss.sweep_timer, SWEEP_EVERY_MS);
     name_services(&srv, listen.n, submission.n);
     wk_server_before_flush(&srv, smtp_session_commit_all, &ss);
-    wk_log(WK_LOG_INFO, "start pid=%d hostname=%s maildir=%s version=%s", (int)getpid(),
-           cfg->hostname, cfg->maildir, WK_VERSION);
-    rc = wk_server_run(&srv);
+    wk_log(WK_LOG_INFO, "start pid=%d hostname=%s maildir=%s workers=%u version=%s", (int)getpid(),
+           cfg->hostname, cfg->maildir, sc.workers, WK_VERSION);
+    rc = wk_server_run_workers(&srv, sc.workers, smtp_worker, smtp_worker_gone, &m, err);
     wk_log(WK_LOG_INFO, "exit status=%d", rc < 0 ? 1 : 0);
-    if (rc < 0)
-        snprintf(err, WK_ERR_LEN, "event loop: %s", strerror(-rc));
 out:
-    wk_status_close(status);
+    wk_status_close(m.status);
     if (ss.loop != NULL)
         wk_loop_timer_stop(ss.loop, &ss.sweep_timer);
     wk_server_fini(&srv);
@@ -293,6 +333,7 @@ int main(int argc, char **argv)
     struct smtp_config cfg = {
         .maildir = "./var/mail",
         .status_socket = "./var/run/wellknown-smtpd.sock",
+        .workers = 0, /* one per CPU */
         .log_level = "info",
         .max_size = 10 * 1024 * 1024,
         .max_recipients = 100,
@@ -343,6 +384,9 @@ int main(int argc, char **argv)
         {"probe", WK_OPT_STRING, &probe, "ADDR",
          "health check: ask the server at ADDR for its 220 greeting and exit 0 if healthy", 0, 0,
          false},
+        {"workers", WK_OPT_UINT, &cfg.workers, "N",
+         "worker processes, each accepting and serving; 0: one per CPU", 0,
+         WK_SUPERVISOR_MAX_WORKERS, false},
         {"user", WK_OPT_STRING, &cfg.user, "NAME",
          "after binding and reading keys as root, run as NAME", 0, 0, false},
         {"status-socket", WK_OPT_STRING, &cfg.status_socket, "PATH",

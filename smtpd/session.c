@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "common/log.h"
+#include "common/scoreboard.h"
 #include "common/server.h"
 #include "smtpd/clients.h"
 #include "smtpd/command.h"
@@ -345,9 +346,9 @@ static int write_trace(struct smtp_session *s)
     char ip[64], protocol[128];
     trace_ip(&info->peer, ip, sizeof ip);
     const char *base = s->utf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP";
-    if (info->tls_version) /* RFC 3848: ESMTPS; the version and cipher as a comment */
+    if (info->tls_version[0] != '\0') /* RFC 3848: ESMTPS; the version and cipher as a comment */
         snprintf(protocol, sizeof protocol, "%sS (%s %s)", base, info->tls_version,
-                 info->tls_cipher ? info->tls_cipher : "");
+                 info->tls_cipher);
     else
         snprintf(protocol, sizeof protocol, "%s", base);
     struct smtp_trace t = {
@@ -557,16 +558,17 @@ static const char *verdict_reply(enum smtp_data_verdict v, int *code, const char
 /* Counts the message's outcome (by its reply code) and logs it. */
 static void log_message(struct smtp_session *s, const char *result, int code)
 {
-    struct smtp_stats *st = &server_of(s)->stats;
+    struct wk_server *srv = wk_conn_server(s->c);
+    struct smtp_stats *st = (struct smtp_stats *)wk_server_counters(srv, srv->worker);
     if (code == 0) {
-        st->aborted++;
+        wk_scoreboard_add(&st->aborted, 1);
     } else if (code < 300) {
-        st->delivered++;
-        st->recipients += s->nrcpts;
+        wk_scoreboard_add(&st->delivered, 1);
+        wk_scoreboard_add(&st->recipients, s->nrcpts);
     } else if (code < 500) {
-        st->failed++;
+        wk_scoreboard_add(&st->failed, 1);
     } else {
-        st->refused++;
+        wk_scoreboard_add(&st->refused, 1);
     }
     if (!wk_log_enabled(WK_LOG_INFO))
         return;

@@ -32,6 +32,7 @@ struct smtp_config {
     const char *log_level;
     const char *status_socket; /* NULL: none */
     const char *user;          /* --user: who to be after startup, or NULL */
+    uint64_t workers;          /* worker processes */
     uint64_t max_size;         /* message limit, announced as SIZE */
     uint64_t max_recipients;
     uint64_t max_errors; /* protocol errors before 421 */
@@ -43,7 +44,7 @@ struct smtp_config {
     uint64_t shutdown_timeout;
 };
 
-/* Messages since start, by outcome, for the metrics. */
+/* Messages since start, by outcome, for the metrics: a worker's protocol counters (scoreboard). */
 struct smtp_stats {
     uint64_t delivered;  /* 250 after DATA */
     uint64_t recipients; /* mailboxes the delivered messages went to */
@@ -61,7 +62,6 @@ struct smtp_server {
     struct wk_tls *tls;              /* for STARTTLS and implicit TLS; NULL when TLS is off */
     size_t first_submission;         /* listeners [first, first + n) are submission ports */
     size_t nsubmission;
-    struct smtp_stats stats;
     struct wk_loop *loop;
     struct wk_timer sweep_timer; /* the hourly sweep of stale tmp/ files */
 };

@@ -54,18 +54,25 @@ class User(wktest.TestCase):
         os.chmod(root, 0o755)  # a docroot the user may read
         self.httpd = self.start_server(
             ["--user", USER, "--smtpd-status", self.smtpd.status_socket, "--self-signed",
-             "--tls-listen", "127.0.0.1:0"],
+             "--tls-listen", "127.0.0.1:0", "--workers", "2"],
             root=root, access_log=self.alog, nlisten=2)
         self.httpd.wait_log(r"^httpd user name=nobody uid=%d " % self.pw.pw_uid)
 
     def test_no_root_left(self):
+        procs = []
         for srv in (self.httpd, self.smtpd):
-            got = ids(srv.pid)
-            self.assertEqual(got["Uid"], [str(self.pw.pw_uid)] * 4, srv.prog)
-            self.assertEqual(got["Gid"], [str(self.pw.pw_gid)] * 4, srv.prog)
-            self.assertNotIn("0", got["Groups"], srv.prog)
-            self.assertEqual(int(got["CapEff"][0], 16), 0, srv.prog)
-            self.assertEqual(int(got["CapPrm"][0], 16), 0, srv.prog)
+            srv.wait_log(r"^%s worker id=0 pid=\d+ start$" % srv.prog)
+            with open("/proc/%d/task/%d/children" % (srv.pid, srv.pid)) as f:
+                workers = [int(p) for p in f.read().split()]
+            self.assertTrue(workers, srv.prog)
+            procs += [(srv.prog, pid) for pid in [srv.pid] + workers]
+        for prog, pid in procs:
+            got = ids(pid)
+            self.assertEqual(got["Uid"], [str(self.pw.pw_uid)] * 4, (prog, pid))
+            self.assertEqual(got["Gid"], [str(self.pw.pw_gid)] * 4, (prog, pid))
+            self.assertNotIn("0", got["Groups"], (prog, pid))
+            self.assertEqual(int(got["CapEff"][0], 16), 0, (prog, pid))
+            self.assertEqual(int(got["CapPrm"][0], 16), 0, (prog, pid))
 
     def test_serving_as_the_user(self):
         # HTTP and HTTPS (the key was read as root), and the socket view across both servers.
@@ -92,7 +99,7 @@ class User(wktest.TestCase):
         self.httpd.wait_log(r"^httpd close ")
         os.rename(self.alog, self.alog + ".1")
         self.httpd.send_signal(signal.SIGUSR1)
-        self.httpd.wait_log(r"^httpd reopen access-log=")
+        self.httpd.wait_log(r"^httpd reopen access-log=", count=2)  # each worker
         self.get(self.httpd, "/a.txt?after")
         deadline = time.monotonic() + scaled(5)
         while not (os.path.exists(self.alog) and b"?after" in read(self.alog)):

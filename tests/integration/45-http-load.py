@@ -43,7 +43,7 @@ class Load(wktest.TestCase):
         return resp, time.monotonic() - t0
 
     def test_200_concurrent_clients(self):
-        srv = self.server()
+        srv = self.server("--workers", "1")  # one process: its open= counts all 200
         n = 200
         conns = []
         try:
@@ -109,7 +109,7 @@ class Load(wktest.TestCase):
         stuck.close()
 
     def test_two_clients_one_listener(self):
-        srv = self.server()
+        srv = self.server("--workers", "1")  # one process's fd table: two fds
         a, b = self.connect(srv), self.connect(srv)
         a.send(request("/f1.txt"))
         b.send(request("/f2.txt"))
@@ -179,8 +179,8 @@ class Load(wktest.TestCase):
         def low_nofile():
             resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))
 
-        srv = self.server("--idle-timeout", "60s", "--header-timeout", "60s",
-                          preexec_fn=low_nofile)
+        srv = self.server("--idle-timeout", "60s", "--header-timeout", "60s", "--workers", "1",
+                          preexec_fn=low_nofile)  # one process's 40 fds
         conns = []
         try:
             for _ in range(60):

@@ -46,8 +46,8 @@ class Reload(wktest.TestCase):
         shutil.copy(old_cert, cert)
         shutil.copy(old_key, key)
         root = self.make_root({"hello.txt": b"hello\n"})
-        srv = self.start_server(["--tls-listen", "127.0.0.1:0", "--cert", cert, "--key", key],
-                                nlisten=2, root=root)
+        srv = self.start_server(["--tls-listen", "127.0.0.1:0", "--cert", cert, "--key", key,
+                                 "--workers", "2"], nlisten=2, root=root)
         port = wktest.port_of(srv.listeners[1][0])
         before = self.client(port, old_cert)
         self.assertIn(b" 200 ", self.get(before))
@@ -55,7 +55,7 @@ class Reload(wktest.TestCase):
         shutil.copy(new_cert, cert)
         shutil.copy(new_key, key)
         srv.send_signal(signal.SIGHUP)
-        srv.wait_log(r"^httpd reload tls=new$")
+        srv.wait_log(r"^httpd reload tls=new$", count=3)  # the parent and both workers
 
         after = self.client(port, new_cert)
         self.assertIn(b" 200 ", self.get(after))
@@ -68,7 +68,7 @@ class Reload(wktest.TestCase):
         with open(cert, "w") as f:
             f.write("not a certificate\n")
         srv.send_signal(signal.SIGHUP)
-        srv.wait_log(r"^httpd reload error=.*cert\.pem.* tls=unchanged$")
+        srv.wait_log(r"^httpd reload error=.*cert\.pem.* tls=unchanged$", count=3)
         self.assertIn(b" 200 ", self.get(self.client(port, new_cert)))
 
 

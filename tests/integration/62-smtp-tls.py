@@ -77,25 +77,52 @@ class SmtpTls(wktest.TestCase):
         out = p.stdout.decode("utf-8", "replace")
         self.assertIn("Verify return code: 0 (ok)", out)
 
+    def s_client(self, port, cafile):
+        p = subprocess.run(["openssl", "s_client", "-starttls", "smtp", "-connect",
+                            "127.0.0.1:%d" % port, "-CAfile", cafile,
+                            "-verify_hostname", "localhost", "-verify_return_error"],
+                           input=b"QUIT\r\n", capture_output=True, timeout=scaled(30))
+        return p.stdout.decode("utf-8", "replace")
+
     def test_sighup_rereads_the_certificate(self):
+        d = self.make_dir()
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        for name in ("old", "new"):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                            "/CN=%s" % name, "-addext", "subjectAltName=DNS:localhost",
+                            "-keyout", os.path.join(d, name + ".key"),
+                            "-out", os.path.join(d, name + ".pem")],
+                           check=True, capture_output=True, timeout=scaled(30))
+        os.link(os.path.join(d, "old.pem"), cert)
+        os.link(os.path.join(d, "old.key"), key)
+        srv = self.start_server(["--maildir", self.maildir, "--cert", cert, "--key", key,
+                                 "--tls-listen", "127.0.0.1:0", "--submission", "127.0.0.1:0",
+                                 "--workers", "2"], prog="smtpd", nlisten=3)
+        port = srv.listeners[0][0]
+        port = wktest.port_of(port)
         # A session opened before the reload stays up; new ones get the new certificate.
-        old_session = socket.create_connection(("127.0.0.1", self.plain), timeout=scaled(5))
+        old_session = socket.create_connection(("127.0.0.1", port), timeout=scaled(5))
         self.addCleanup(old_session.close)
         self.assertTrue(old_session.recv(512).startswith(b"220 "))
+        self.assertIn("Verify return code: 0 (ok)", self.s_client(port, os.path.join(d, "old.pem")))
+        os.replace(os.path.join(d, "new.pem"), cert)
+        os.replace(os.path.join(d, "new.key"), key)
+        srv.send_signal(signal.SIGHUP)
+        srv.wait_log(r"^smtpd reload tls=new$", count=3)  # the parent and both workers
+        self.assertIn("Verify return code: 0 (ok)", self.s_client(port, cert))
+        old_session.sendall(b"NOOP\r\n")
+        self.assertTrue(old_session.recv(512).startswith(b"250 "))
+
+    def test_sighup_keeps_a_self_signed_certificate(self):
+        # Made once before the workers: every worker must keep showing the same one.
         with open(self.cert, "rb") as f:
             before = f.read()
         self.srv.send_signal(signal.SIGHUP)
-        self.srv.wait_log(r"^smtpd reload tls=new$")
+        self.srv.wait_log(r"^smtpd reload tls=unchanged \(self-signed\)$")
         with open(self.cert, "rb") as f:
-            after = f.read()
-        self.assertNotEqual(before, after)  # --self-signed made a new one, --write-cert saved it
-        p = subprocess.run(["openssl", "s_client", "-starttls", "smtp", "-connect",
-                            "127.0.0.1:%d" % self.plain, "-CAfile", self.cert,
-                            "-verify_hostname", "localhost", "-verify_return_error"],
-                           input=b"QUIT\r\n", capture_output=True, timeout=scaled(30))
-        self.assertIn("Verify return code: 0 (ok)", p.stdout.decode("utf-8", "replace"))
-        old_session.sendall(b"NOOP\r\n")
-        self.assertTrue(old_session.recv(512).startswith(b"250 "))
+            self.assertEqual(f.read(), before)
+        self.assertIn("Verify return code: 0 (ok)", self.s_client(self.plain, self.cert))
 
     def test_injection_after_starttls_is_dropped(self):
         raw = socket.create_connection(("127.0.0.1", self.plain), timeout=scaled(5))

@@ -205,11 +205,23 @@ class Server:
         self.returncode = self.proc.returncode
 
     def cpu_seconds(self):
-        """utime + stime of the process from /proc/PID/stat."""
-        with open("/proc/%d/stat" % self.pid) as f:
-            data = f.read()
-        fields = data[data.rindex(")") + 2:].split()
-        ticks = int(fields[11]) + int(fields[12])
+        """utime + stime of the server: the process and its workers, from /proc."""
+        def tree(pid):
+            try:
+                with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                    kids = [int(k) for k in f.read().split()]
+            except OSError:
+                kids = []
+            return [pid] + [p for k in kids for p in tree(k)]
+        ticks = 0
+        for pid in tree(self.pid):
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    data = f.read()
+            except OSError:
+                continue
+            fields = data[data.rindex(")") + 2:].split()
+            ticks += int(fields[11]) + int(fields[12])
         return ticks / os.sysconf("SC_CLK_TCK")
 
     # -- log lines --

@@ -69,11 +69,14 @@ struct ctx {
     int write_rc; /* first wk_conn_write error */
     char peer[WK_ADDR_STRLEN];
     bool accessors_ok;
+    struct wk_conn *each_want; /* wk_conn_each: the conn looked for, and how often it came */
+    int each_found, each_calls;
     /* checks made right after wk_conn_close() inside a callback */
     bool closing_after_close;
     int data_after_close;
     /* what on_close saw */
     uint64_t last_bytes_in, last_bytes_out;
+    uint64_t closed_bytes_in, closed_bytes_out; /* summed over every on_close */
 };
 
 static uint8_t pat(uint64_t i)
@@ -214,6 +217,15 @@ static void command(struct tconn *p, const char *line)
     }
 }
 
+/* wk_conn_each's callback: counts the open conns, and the one looked for. */
+static void count_each(struct wk_server *srv, struct wk_conn *c)
+{
+    struct ctx *x = srv->data;
+    x->each_calls++;
+    if (c == x->each_want)
+        x->each_found++;
+}
+
 static void t_on_open(struct wk_conn *c)
 {
     struct ctx *x = wk_conn_server(c)->data;
@@ -226,9 +238,14 @@ static void t_on_open(struct wk_conn *c)
     x->opens++;
     wk_conn_format_peer(c, x->peer, sizeof x->peer);
     struct wk_server *srv = wk_conn_server(c);
+    /* The entry is this worker's used slot of the scoreboard, for listener 0. */
+    const struct wk_conn_info *info = wk_conn_info(c);
+    x->each_want = c;
+    x->each_found = x->each_calls = 0;
+    wk_conn_each(srv, count_each);
     x->accessors_ok = wk_conn_loop(c) == srv->loop && wk_conn_listener(c) == &srv->listeners[0] &&
-                      wk_conn_info(c)->fd >= 0 &&
-                      wk_conn_of((struct wk_conn_info *)wk_conn_info(c)) == c &&
+                      info->fd >= 0 && info->listener == 0 && info->head.worker == srv->worker &&
+                      (info->head.flags & WK_SCOREBOARD_USED) != 0 && x->each_found == 1 &&
                       !wk_conn_is_closing(c) && !wk_conn_peer_closed(c);
     if (x->close_on_open)
         wk_conn_close(c, "refused");
@@ -310,6 +327,8 @@ static void t_on_close(struct wk_conn *c)
     p->x->closes++;
     p->x->last_bytes_in = wk_conn_info(c)->bytes_in;
     p->x->last_bytes_out = wk_conn_info(c)->bytes_out;
+    p->x->closed_bytes_in += p->x->last_bytes_in;
+    p->x->closed_bytes_out += p->x->last_bytes_out;
     if (p->id < MAX_CONNS && p->x->conns[p->id] == p)
         p->x->conns[p->id] = NULL;
 }
@@ -531,7 +550,7 @@ static void test_output_in_order(void **state)
         STEP(f, .cl = cl, .bytes = strlen(want));
         expect_text(cl, want);
     }
-    { /* the peer is named as log lines do */
+    { /* the peer is named as log lines do; the accessors and the scoreboard entry agree */
         char peer[64];
         snprintf(peer, sizeof peer, "127.0.0.1:%u", wk_test_local_port(cl->fd));
         assert_string_equal(f->x.peer, peer);
@@ -889,33 +908,64 @@ static void test_send_timeout(void **state)
     }
 }
 
+/* What the scoreboard shows of the open conns, as any process reads it. */
+struct board_seen {
+    struct client **c; /* the clients whose ports are looked for */
+    int nc;
+    int seen; /* bit i: an entry with client i's port */
+    size_t n; /* entries */
+};
+
+static void board_entry(const void *slot, void *arg)
+{
+    const struct wk_conn_info *it = slot;
+    struct board_seen *b = arg;
+    b->n++;
+    for (int i = 0; i < b->nc; i++) {
+        if (b->c[i]->fd >= 0 && wk_addr_port(&it->peer.sa) == wk_test_local_port(b->c[i]->fd))
+            b->seen |= 1 << i;
+    }
+    assert_true(it->fd > 2);
+    assert_int_equal(it->head.worker, 0);
+    assert_int_equal(it->listener, 0);
+    assert_string_equal(it->phase, "new");
+}
+
+static void count_slot(const void *slot, void *arg)
+{
+    (void)slot;
+    ++*(size_t *)arg;
+}
+
+/* Listener i's counters summed over the workers. */
+static struct wk_registry counts(struct fixture *f, unsigned i)
+{
+    struct wk_registry r;
+    wk_registry_sum(f->ts.srv.board, i, &r);
+    return r;
+}
+
 static void test_registry_counts(void **state)
 {
     struct fixture *f = *state;
     start(f);
-    struct wk_registry *r = &f->ts.srv.listeners[0].registry;
+    struct wk_registry r;
     struct client *c[3];
     { /* three clients: three open, three accepted */
         for (int i = 0; i < 3; i++)
             c[i] = connect_client(f, i, 256);
         STEP(f, .opens = 3);
-        assert_int_equal(r->open, 3);
-        assert_int_equal(r->accepted, 3);
-        assert_int_equal(r->closed, 0);
+        r = counts(f, 0);
+        assert_int_equal(r.accepted - r.closed, 3);
+        assert_int_equal(r.accepted, 3);
+        assert_int_equal(r.closed, 0);
         assert_int_equal(f->ts.srv.open, 3);
     }
-    { /* each entry shows the server's fd and the client's port */
-        int seen = 0;
-        WK_REGISTRY_FOREACH(r, it)
-        {
-            for (int i = 0; i < 3; i++) {
-                if (wk_addr_port(&it->peer.sa) == wk_test_local_port(c[i]->fd))
-                    seen |= 1 << i;
-            }
-            assert_true(it->fd > 2);
-            assert_string_equal(it->phase, "new");
-        }
-        assert_int_equal(seen, 7);
+    { /* each entry of the scoreboard shows the server's fd and the client's port */
+        struct board_seen b = {.c = c, .nc = 3};
+        assert_int_equal(wk_scoreboard_each(f->ts.srv.board, board_entry, &b), 3);
+        assert_int_equal(b.n, 3);
+        assert_int_equal(b.seen, 7);
     }
     { /* the phase set by the protocol shows, with bytes in and out */
         client_send(c[1], "phase\n");
@@ -927,17 +977,38 @@ static void test_registry_counts(void **state)
         assert_int_equal(info->bytes_in, 6);
         assert_int_equal(info->bytes_out, 3);
     }
-    { /* one leaves: two open, one closed */
+    { /* one leaves: two open, one closed; both iterations show the two left */
         close(c[0]->fd);
         c[0]->fd = -1;
         STEP(f, .closes = 1);
-        assert_int_equal(r->open, 2);
-        assert_int_equal(r->accepted, 3);
-        assert_int_equal(r->closed, 1);
+        r = counts(f, 0);
+        assert_int_equal(r.accepted - r.closed, 2);
+        assert_int_equal(r.accepted, 3);
+        assert_int_equal(r.closed, 1);
         assert_int_equal(f->ts.srv.open, 2);
+        f->x.each_want = f->x.conns[1]->c;
+        f->x.each_found = f->x.each_calls = 0;
+        wk_conn_each(&f->ts.srv, count_each);
+        assert_int_equal(f->x.each_calls, 2);
+        assert_int_equal(f->x.each_found, 1);
         size_t n = 0;
-        WK_REGISTRY_FOREACH(r, it) n++;
+        wk_scoreboard_each(f->ts.srv.board, count_slot, &n);
         assert_int_equal(n, 2);
+    }
+    { /* the bytes of the closed conns join the listener's counters */
+        close(c[1]->fd);
+        c[1]->fd = -1;
+        STEP(f, .closes = 2);
+        r = counts(f, 0);
+        assert_int_equal(r.closed, 2);
+        assert_int_equal(r.bytes_in, 6); /* "phase\n"; c[0] sent nothing */
+        /* "ok\n", and each one's "eof N\n" answering the client's close */
+        assert_int_equal(r.bytes_out, f->x.closed_bytes_out);
+        assert_int_equal(r.bytes_in, f->x.closed_bytes_in);
+        assert_true(r.bytes_out >= 3);
+        size_t n = 0;
+        wk_scoreboard_each(f->ts.srv.board, count_slot, &n);
+        assert_int_equal(n, 1);
     }
 }
 
@@ -975,7 +1046,12 @@ static void test_close_on_open(void **state)
         STEP(f, .cl = cl, .eof = true, .closes = 1);
         assert_int_equal(f->x.opens, 1);
         assert_int_equal(f->x.data_calls, 0);
-        assert_int_equal(f->ts.srv.listeners[0].registry.open, 0);
+        struct wk_registry r = counts(f, 0);
+        assert_int_equal(r.accepted, 1);
+        assert_int_equal(r.closed, 1);
+        size_t n = 0;
+        wk_scoreboard_each(f->ts.srv.board, count_slot, &n);
+        assert_int_equal(n, 0);
     }
 }
 

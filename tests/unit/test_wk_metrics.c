@@ -3,12 +3,13 @@
  * exact expected pages: one sample, with and without a label; label values
  * with quote, backslash and newline escaped; a family's HELP and TYPE; the
  * families of a server, each contiguous, in their order, one sample per
- * listener, the bytes of open connections added to those of closed ones; the
- * start time; a server built by hand and one with real listeners (two TCP
- * listeners and an AF_UNIX one whose path holds a quote, a backslash and a
- * newline). Every page is also read by a small checker of the text format's
- * grammar (version 0.0.4), and a page written into a buffer too small for
- * it must be recognisable as cut short.
+ * listener, the counters summed over the workers and the bytes of the open
+ * connections of every worker added to those of closed ones; the start
+ * time; a server built by hand on a scoreboard of two workers, and one with
+ * real listeners (two TCP listeners and an AF_UNIX one whose path holds a
+ * quote, a backslash and a newline). Every page is also read by a small
+ * checker of the text format's grammar (version 0.0.4), and a page written
+ * into a buffer too small for it must be recognisable as cut short.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -29,11 +30,12 @@
 #include "common/listener.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/registry.h"
+#include "common/scoreboard.h"
+#include "common/server.h"
 
 /* A writer on buf for one call (the tests of whole pages check its error with their own). */
 #define W(buf) (&(struct wk_metrics){.b = (buf)})
-#include "common/registry.h"
-#include "common/server.h"
 
 #define PAGE_MAX (1u << 20)
 
@@ -312,29 +314,66 @@ static void fake_listener(struct wk_listener *l, const char *addr)
     l->fd = -1;
     assert_int_equal(wk_addr_parse(addr, &l->addr, err), 0);
     wk_addr_format(&l->addr.u.sa, l->addr.len, l->name, sizeof l->name);
-    wk_registry_init(&l->registry);
 }
 
-static void set_counters(struct wk_registry *r, uint64_t accepted, uint64_t closed, uint64_t in,
-                         uint64_t out, uint64_t tls_ok, uint64_t tls_failed)
+/* A scoreboard as wk_server_listen() makes one, for n listeners and two workers. */
+static struct wk_scoreboard *two_worker_board(size_t n)
 {
-    r->accepted = accepted;
-    r->closed = closed;
-    r->bytes_in = in;
-    r->bytes_out = out;
-    r->tls_handshakes = tls_ok;
-    r->tls_failures = tls_failed;
+    const struct wk_scoreboard_shape shape = {
+        .workers = 2,
+        .listeners = (unsigned)n,
+        .slots = 8,
+        .nproto = WK_SERVER_COUNTERS,
+        .slot_size = sizeof(struct wk_conn_info),
+        .counters_size = sizeof(struct wk_registry),
+    };
+    struct wk_scoreboard *sb = NULL;
+    assert_int_equal(wk_scoreboard_new(&shape, &sb), 0);
+    assert_non_null(sb);
+    return sb;
 }
 
-static void fake_conn(struct wk_registry *r, struct wk_conn_info *ci, uint64_t in, uint64_t out)
+/* The counters of listener i in worker w, set as their one writer sets them. */
+static void set_counters(struct wk_scoreboard *sb, unsigned w, unsigned i, uint64_t accepted,
+                         uint64_t closed, uint64_t in, uint64_t out, uint64_t tls_ok,
+                         uint64_t tls_failed)
 {
-    memset(ci, 0, sizeof *ci);
+    struct wk_registry *r = wk_scoreboard_counters(sb, w, i);
+    assert_non_null(r);
+    wk_scoreboard_set(&r->accepted, accepted);
+    wk_scoreboard_set(&r->closed, closed);
+    wk_scoreboard_set(&r->bytes_in, in);
+    wk_scoreboard_set(&r->bytes_out, out);
+    wk_scoreboard_set(&r->tls_handshakes, tls_ok);
+    wk_scoreboard_set(&r->tls_failures, tls_failed);
+}
+
+/* An open connection of worker w on listener i, in a slot of the scoreboard. */
+static struct wk_conn_info *fake_conn(struct wk_scoreboard *sb, unsigned w, unsigned i, uint64_t in,
+                                      uint64_t out)
+{
+    struct wk_conn_info *ci = wk_scoreboard_claim(sb, w);
+    assert_non_null(ci);
+    assert_int_equal(ci->head.worker, w);
+    ci->listener = (uint16_t)i;
     ci->fd = -1;
     ci->peer.sa.sa_family = AF_INET;
-    ci->phase = "idle";
-    wk_registry_add(r, ci);
-    ci->bytes_in = in;
-    ci->bytes_out = out;
+    wk_registry_copy(ci->phase, sizeof ci->phase, "idle");
+    wk_scoreboard_write_end(ci);
+    wk_scoreboard_add(&ci->bytes_in, in);
+    wk_scoreboard_add(&ci->bytes_out, out);
+    return ci;
+}
+
+/* The connection closes, as common/conn.c closes it: its bytes move to its worker's counters. */
+static void fake_close(struct wk_scoreboard *sb, struct wk_conn_info *ci)
+{
+    struct wk_registry *r = wk_scoreboard_counters(sb, ci->head.worker, ci->listener);
+    assert_non_null(r);
+    wk_scoreboard_add(&r->closed, 1);
+    wk_scoreboard_add(&r->bytes_in, ci->bytes_in);
+    wk_scoreboard_add(&r->bytes_out, ci->bytes_out);
+    wk_scoreboard_release(sb, ci);
 }
 
 static const char *const weird_path = "/run/q\"b\\s\nx.sock"; /* quote, backslash, newline */
@@ -445,28 +484,78 @@ static void test_checker_refuses(void **state)
 struct hand {
     struct wk_server srv;
     struct wk_listener ls[3];
-    struct wk_conn_info ci[3];
+    struct wk_conn_info *ci[3];
 };
+
+/* The listeners named by addrs, with a scoreboard of two workers; this process is worker 0. */
+static void hand_init(struct hand *h, const char *const *addrs, size_t n)
+{
+    memset(h, 0, sizeof *h);
+    h->srv.board = two_worker_board(n);
+    for (size_t i = 0; i < n; i++) {
+        fake_listener(&h->ls[i], addrs[i]);
+        h->ls[i].counters = wk_scoreboard_counters(h->srv.board, 0, (unsigned)i);
+        assert_non_null(h->ls[i].counters);
+    }
+    h->srv.listeners = h->ls;
+    h->srv.nlisteners = n;
+    h->srv.started_ms = 1700000000999; /* the gauge is whole seconds */
+}
+
+static void hand_fini(struct hand *h)
+{
+    wk_scoreboard_free(h->srv.board);
+    h->srv.board = NULL;
+}
 
 static void hand_server(struct hand *h)
 {
     char unix_addr[64];
-    memset(h, 0, sizeof *h);
-    fake_listener(&h->ls[0], "127.0.0.1:8080");
-    fake_listener(&h->ls[1], "[::]:25");
     snprintf(unix_addr, sizeof unix_addr, "unix:%s", weird_path);
-    fake_listener(&h->ls[2], unix_addr);
-    /* 0: two open connections (10/100 and 20/200 bytes) besides five closed. */
-    fake_conn(&h->ls[0].registry, &h->ci[0], 10, 100);
-    fake_conn(&h->ls[0].registry, &h->ci[1], 20, 200);
-    set_counters(&h->ls[0].registry, 7, 5, 1000, 2000, 3, 1);
-    /* 1: nothing open. */
-    set_counters(&h->ls[1].registry, 9, 9, 7, 8, 0, 0);
-    /* 2: one open connection, never one closed. */
-    fake_conn(&h->ls[2].registry, &h->ci[2], 1, 2);
-    h->srv.listeners = h->ls;
-    h->srv.nlisteners = 3;
-    h->srv.started_ms = 1700000000999; /* the gauge is whole seconds */
+    const char *const addrs[] = {"127.0.0.1:8080", "[::]:25", unix_addr};
+    hand_init(h, addrs, 3);
+    struct wk_scoreboard *sb = h->srv.board;
+    /*
+     * 0: two open connections (10/100 bytes in worker 0, 20/200 in worker 1)
+     * besides five closed; the totals 7, 5, 1000, 2000, 3, 1 split between the two.
+     */
+    h->ci[0] = fake_conn(sb, 0, 0, 10, 100);
+    h->ci[1] = fake_conn(sb, 1, 0, 20, 200);
+    set_counters(sb, 0, 0, 4, 3, 600, 1200, 2, 1);
+    set_counters(sb, 1, 0, 3, 2, 400, 800, 1, 0);
+    /* 1: nothing open; all in worker 0. */
+    set_counters(sb, 0, 1, 9, 9, 7, 8, 0, 0);
+    /* 2: one open connection, in worker 1, never one closed. */
+    h->ci[2] = fake_conn(sb, 1, 2, 1, 2);
+    set_counters(sb, 1, 2, 1, 0, 0, 0, 0, 0);
+}
+
+/* Sums over the workers: what a listener's counters say is what its blocks add up to. */
+static void test_registry_sum(void **state)
+{
+    (void)state;
+    struct hand h;
+    hand_server(&h);
+    struct wk_registry r;
+    wk_registry_sum(h.srv.board, 0, &r);
+    assert_int_equal(r.accepted, 7);
+    assert_int_equal(r.closed, 5);
+    assert_int_equal(r.bytes_in, 1000);
+    assert_int_equal(r.bytes_out, 2000);
+    assert_int_equal(r.tls_handshakes, 3);
+    assert_int_equal(r.tls_failures, 1);
+    wk_registry_sum(h.srv.board, 2, &r);
+    assert_int_equal(r.accepted, 1);
+    assert_int_equal(r.closed, 0);
+    /* A listener the board does not have, and no board at all: zeros. */
+    wk_registry_sum(h.srv.board, 3, &r);
+    assert_int_equal(r.accepted, 0);
+    wk_registry_sum(NULL, 0, &r);
+    assert_int_equal(r.accepted + r.closed + r.bytes_in + r.bytes_out, 0);
+    /* The listener's own block is worker 0's. */
+    assert_ptr_equal(h.ls[1].counters, wk_scoreboard_counters(h.srv.board, 0, 1));
+    assert_int_equal(wk_scoreboard_get(&h.ls[1].counters->accepted), 9);
+    hand_fini(&h);
 }
 
 static void test_server_by_hand(void **state)
@@ -487,18 +576,51 @@ static void test_server_by_hand(void **state)
     expect_page(&b, want);
     free(want);
     wk_buf_fini(&b);
+    hand_fini(&h);
+}
+
+/* Only worker 1 holds connections and counts: the page is the same from worker 0. */
+static void test_server_other_worker(void **state)
+{
+    (void)state;
+    const char *const addrs[] = {"127.0.0.1:8080", "127.0.0.1:8081"};
+    struct hand h;
+    hand_init(&h, addrs, 2);
+    struct wk_scoreboard *sb = h.srv.board;
+    fake_conn(sb, 1, 1, 3, 4);
+    fake_conn(sb, 1, 1, 5, 6);
+    set_counters(sb, 1, 1, 2, 0, 0, 0, 1, 0);
+    const struct want_listener wl[2] = {
+        {h.ls[0].name, {0, 0, 0, 0, 0, 0, 0}},
+        {h.ls[1].name, {2, 2, 0, 8, 10, 1, 0}},
+    };
+    char *want = expected_server_page("httpd", wl, 2, 1700000000);
+    struct wk_buf b;
+    wk_buf_init(&b, PAGE_MAX);
+    wk_metrics_server(W(&b), &h.srv, "httpd");
+    expect_page(&b, want);
+    free(want);
+    wk_buf_fini(&b);
+    hand_fini(&h);
 }
 
 /* The whole page spelt out once, so the expectation does not hide behind a helper. */
 static void test_server_literal(void **state)
 {
     (void)state;
+    char unix_addr[64];
+    snprintf(unix_addr, sizeof unix_addr, "unix:%s", weird_path);
+    const char *const addrs[] = {"127.0.0.1:8080", unix_addr};
     struct hand h;
-    hand_server(&h);
-    h.srv.nlisteners = 2;
-    h.ls[1] = h.ls[2]; /* 127.0.0.1:8080 and the unix path (its registry is empty now) */
-    wk_registry_init(&h.ls[1].registry);
-    fake_conn(&h.ls[1].registry, &h.ci[2], 1, 2);
+    hand_init(&h, addrs, 2);
+    struct wk_scoreboard *sb = h.srv.board;
+    /* 127.0.0.1:8080 as in hand_server(); the unix path: one open connection in worker 0. */
+    fake_conn(sb, 0, 0, 10, 100);
+    fake_conn(sb, 1, 0, 20, 200);
+    set_counters(sb, 0, 0, 4, 3, 600, 1200, 2, 1);
+    set_counters(sb, 1, 0, 3, 2, 400, 800, 1, 0);
+    fake_conn(sb, 0, 1, 1, 2);
+    set_counters(sb, 0, 1, 1, 0, 0, 0, 0, 0);
     struct wk_buf b;
     wk_buf_init(&b, PAGE_MAX);
     wk_metrics_server(W(&b), &h.srv, "smtpd");
@@ -540,6 +662,7 @@ static void test_server_literal(void **state)
 #undef U
 #undef T
     wk_buf_fini(&b);
+    hand_fini(&h);
 }
 
 static void test_server_without_listeners(void **state)
@@ -567,8 +690,8 @@ static void test_bytes_survive_close(void **state)
     wk_buf_init(&before, PAGE_MAX);
     wk_buf_init(&after, PAGE_MAX);
     wk_metrics_server(W(&before), &h.srv, "httpd");
-    wk_registry_remove(&h.ls[0].registry, &h.ci[1]);
-    wk_registry_remove(&h.ls[2].registry, &h.ci[2]);
+    fake_close(h.srv.board, h.ci[1]); /* worker 1's, on listener 0 */
+    fake_close(h.srv.board, h.ci[2]); /* worker 1's, on listener 2 */
     wk_metrics_server(W(&after), &h.srv, "httpd");
     const struct want_listener wl[3] = {
         {h.ls[0].name, {7, 1, 6, 1030, 2300, 3, 1}},
@@ -582,6 +705,7 @@ static void test_bytes_survive_close(void **state)
     free(want);
     wk_buf_fini(&before);
     wk_buf_fini(&after);
+    hand_fini(&h);
 }
 
 /*
@@ -613,6 +737,7 @@ static void test_page_in_small_buffer(void **state)
         wk_buf_fini(&b);
     }
     wk_buf_fini(&full);
+    hand_fini(&h);
 }
 
 /* ---- a real server: two TCP listeners and an AF_UNIX one ---------------------------------- */
@@ -646,6 +771,8 @@ static void test_real_listeners(void **state)
     struct wk_server_config cfg;
     struct wk_server srv;
     wk_server_config_defaults(&cfg);
+    cfg.workers = 2;
+    cfg.max_conns = 64;
     int rc = wk_server_init(&srv, &cfg, &nop_ops, NULL, err);
     if (rc == 0)
         rc = wk_server_listen(&srv, addrs, NULL, 3, err);
@@ -659,13 +786,20 @@ static void test_real_listeners(void **state)
     assert_string_not_equal(srv.listeners[0].name, "127.0.0.1:0");
     assert_string_not_equal(srv.listeners[0].name, srv.listeners[1].name);
 
-    struct wk_conn_info ci[3];
-    fake_conn(&srv.listeners[0].registry, &ci[0], 5, 50);
-    fake_conn(&srv.listeners[1].registry, &ci[1], 6, 60);
-    fake_conn(&srv.listeners[1].registry, &ci[2], 7, 70);
-    set_counters(&srv.listeners[0].registry, 11, 10, 100, 1000, 4, 2);
-    set_counters(&srv.listeners[1].registry, 2, 0, 0, 0, 0, 0);
-    set_counters(&srv.listeners[2].registry, 3, 3, 30, 300, 0, 0);
+    /* The scoreboard wk_server_listen() made: two workers, each listener's counters worker 0's. */
+    assert_non_null(srv.board);
+    assert_int_equal(wk_scoreboard_workers(srv.board), 2);
+    for (unsigned i = 0; i < 3; i++)
+        assert_ptr_equal(srv.listeners[i].counters, wk_scoreboard_counters(srv.board, 0, i));
+
+    fake_conn(srv.board, 0, 0, 5, 50);
+    fake_conn(srv.board, 0, 1, 6, 60);
+    fake_conn(srv.board, 1, 1, 7, 70);
+    set_counters(srv.board, 0, 0, 11, 10, 100, 1000, 4, 2);
+    set_counters(srv.board, 0, 1, 1, 0, 0, 0, 0, 0);
+    set_counters(srv.board, 1, 1, 1, 0, 0, 0, 0, 0);
+    set_counters(srv.board, 0, 2, 1, 1, 10, 100, 0, 0);
+    set_counters(srv.board, 1, 2, 2, 2, 20, 200, 0, 0);
     const struct want_listener wl[3] = {
         {srv.listeners[0].name, {11, 1, 10, 105, 1050, 4, 2}},
         {srv.listeners[1].name, {2, 2, 0, 13, 130, 0, 0}},
@@ -689,10 +823,20 @@ static void test_real_listeners(void **state)
     free(want);
     wk_buf_fini(&b);
 
-    /* Fake entries must not reach wk_server_fini(), which would close them as connections. */
-    wk_registry_remove(&srv.listeners[0].registry, &ci[0]);
-    wk_registry_remove(&srv.listeners[1].registry, &ci[1]);
-    wk_registry_remove(&srv.listeners[1].registry, &ci[2]);
+    /* The protocol's counters of each worker, summed (httpd's requests by class). */
+    uint64_t *p0 = wk_server_counters(&srv, 0), *p1 = wk_server_counters(&srv, 1);
+    assert_non_null(p0);
+    assert_non_null(p1);
+    assert_null(wk_server_counters(&srv, 2));
+    wk_scoreboard_add(&p0[0], 3);
+    wk_scoreboard_add(&p1[0], 4);
+    wk_scoreboard_add(&p1[WK_SERVER_COUNTERS - 1], 9);
+    assert_int_equal(wk_server_counter_sum(&srv, 0), 7);
+    assert_int_equal(wk_server_counter_sum(&srv, 1), 0);
+    assert_int_equal(wk_server_counter_sum(&srv, WK_SERVER_COUNTERS - 1), 9);
+    assert_int_equal(wk_server_counter_sum(&srv, WK_SERVER_COUNTERS), 0);
+
+    /* The fake entries stay in the scoreboard: wk_server_fini() closes only real connections. */
     char sock_file[128];
     snprintf(sock_file, sizeof sock_file, "%s", path + 5);
     assert_int_equal(access(sock_file, F_OK), 0);
@@ -710,7 +854,9 @@ int main(void)
         cmocka_unit_test(test_label_escaping),
         cmocka_unit_test(test_family),
         cmocka_unit_test(test_checker_refuses),
+        cmocka_unit_test(test_registry_sum),
         cmocka_unit_test(test_server_by_hand),
+        cmocka_unit_test(test_server_other_worker),
         cmocka_unit_test(test_server_literal),
         cmocka_unit_test(test_server_without_listeners),
         cmocka_unit_test(test_bytes_survive_close),

@@ -1,6 +1,6 @@
 /*
- * test_wk_registry.c: a listener's list of open connections and its
- * counters (common/registry.c): adding, removing in any order, walking.
+ * test_wk_registry.c: a listener's counters summed over the workers of a
+ * scoreboard (common/registry.c), and strings copied into entries.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,121 +10,84 @@
 #include <cmocka.h>
 
 #include "common/registry.h"
+#include "common/scoreboard.h"
 
-/* Walks r and checks that it holds exactly the fds of want, in order. */
-static void expect_fds(struct wk_registry *r, const int *want, size_t n)
+static struct wk_scoreboard *board(unsigned workers, unsigned listeners)
 {
-    size_t i = 0;
-    WK_REGISTRY_FOREACH(r, it)
-    {
-        assert_true(i < n);
-        assert_int_equal(it->fd, want[i]);
-        i++;
-    }
-    assert_int_equal(i, n);
-    assert_int_equal(r->open, n);
+    struct wk_scoreboard_shape shape = {
+        .workers = workers,
+        .listeners = listeners,
+        .slots = 4,
+        .slot_size = sizeof(struct wk_conn_info),
+        .counters_size = sizeof(struct wk_registry),
+    };
+    struct wk_scoreboard *sb;
+    assert_int_equal(wk_scoreboard_new(&shape, &sb), 0);
+    return sb;
 }
 
-static void test_empty(void **state)
+static void test_sum_over_workers(void **state)
 {
     (void)state;
-    struct wk_registry r;
-    { /* a new registry is empty, with zero counters */
-        wk_registry_init(&r);
-        expect_fds(&r, NULL, 0);
-        assert_int_equal(r.accepted, 0);
-        assert_int_equal(r.closed, 0);
+    struct wk_scoreboard *sb = board(3, 2);
+    for (unsigned w = 0; w < 3; w++) {
+        struct wk_registry *r = wk_scoreboard_counters(sb, w, 1);
+        wk_scoreboard_add(&r->accepted, 10 + w);
+        wk_scoreboard_add(&r->closed, 5 + w);
+        wk_scoreboard_add(&r->bytes_in, 100);
+        wk_scoreboard_add(&r->bytes_out, 1000);
+        wk_scoreboard_add(&r->tls_handshakes, w);
+        wk_scoreboard_add(&r->tls_failures, 1);
     }
+    struct wk_registry sum;
+    wk_registry_sum(sb, 1, &sum);
+    assert_int_equal(sum.accepted, 33);
+    assert_int_equal(sum.closed, 18);
+    assert_int_equal(sum.bytes_in, 300);
+    assert_int_equal(sum.bytes_out, 3000);
+    assert_int_equal(sum.tls_handshakes, 3);
+    assert_int_equal(sum.tls_failures, 3);
+    { /* the other listener is untouched */
+        wk_registry_sum(sb, 0, &sum);
+        assert_int_equal(sum.accepted, 0);
+        assert_int_equal(sum.closed, 0);
+    }
+    { /* a listener out of range, or no scoreboard: zeros */
+        wk_registry_sum(sb, 7, &sum);
+        assert_int_equal(sum.accepted, 0);
+        wk_registry_sum(NULL, 0, &sum);
+        assert_int_equal(sum.bytes_out, 0);
+    }
+    wk_scoreboard_free(sb);
 }
 
-static void test_add_remove_counts(void **state)
+static void test_copy(void **state)
 {
     (void)state;
-    struct wk_registry r;
-    struct wk_conn_info c[5];
-    memset(c, 0, sizeof c);
-    wk_registry_init(&r);
-    for (int i = 0; i < 5; i++)
-        c[i].fd = 10 + i;
-    { /* added entries are walked in the order they came */
-        for (int i = 0; i < 5; i++)
-            wk_registry_add(&r, &c[i]);
-        const int want[] = {10, 11, 12, 13, 14};
-        expect_fds(&r, want, 5);
-        assert_int_equal(r.accepted, 5);
-        assert_int_equal(r.closed, 0);
+    char phase[WK_PHASE_MAX];
+    memset(phase, 'x', sizeof phase);
+    wk_registry_copy(phase, sizeof phase, "idle");
+    assert_string_equal(phase, "idle");
+    { /* cut to fit, always terminated */
+        wk_registry_copy(phase, sizeof phase, "a-phase-name-longer-than-fits");
+        assert_int_equal(strlen(phase), WK_PHASE_MAX - 1);
+        assert_memory_equal(phase, "a-phase-name-lo", WK_PHASE_MAX - 1);
     }
-    { /* removing from the middle, the front and the back */
-        wk_registry_remove(&r, &c[2]);
-        wk_registry_remove(&r, &c[0]);
-        wk_registry_remove(&r, &c[4]);
-        const int want[] = {11, 13};
-        expect_fds(&r, want, 2);
-        assert_int_equal(r.accepted, 5);
-        assert_int_equal(r.closed, 3);
+    { /* the longest phase the servers use fits whole */
+        wk_registry_copy(phase, sizeof phase, "reading-request");
+        assert_string_equal(phase, "reading-request");
     }
-    { /* an entry removed can come back (a new connection in the same memory) */
-        wk_registry_add(&r, &c[0]);
-        const int want[] = {11, 13, 10};
-        expect_fds(&r, want, 3);
-        assert_int_equal(r.accepted, 6);
-    }
-    { /* removing everything leaves an empty list; counters keep the history */
-        wk_registry_remove(&r, &c[1]);
-        wk_registry_remove(&r, &c[3]);
-        wk_registry_remove(&r, &c[0]);
-        expect_fds(&r, NULL, 0);
-        assert_int_equal(r.accepted, 6);
-        assert_int_equal(r.closed, 6);
-        assert_int_equal(r.accepted - r.closed, r.open);
-    }
-}
-
-static void test_many_entries(void **state)
-{
-    (void)state;
-    enum { N = 1000 };
-    static struct wk_conn_info c[N];
-    struct wk_registry r;
-    wk_registry_init(&r);
-    { /* add all, remove every other one, walk the rest */
-        for (int i = 0; i < N; i++) {
-            c[i].fd = i;
-            wk_registry_add(&r, &c[i]);
-        }
-        for (int i = 0; i < N; i += 2)
-            wk_registry_remove(&r, &c[i]);
-        int next = 1;
-        size_t n = 0;
-        WK_REGISTRY_FOREACH(&r, it)
-        {
-            assert_int_equal(it->fd, next);
-            next += 2;
-            n++;
-        }
-        assert_int_equal(n, N / 2);
-        assert_int_equal(r.open, N / 2);
-        assert_int_equal(r.closed, N / 2);
-    }
-    { /* entries keep what the socket view shows */
-        c[1].bytes_in = 5;
-        c[1].phase = "idle";
-        WK_REGISTRY_FOREACH(&r, it)
-        {
-            if (it->fd == 1) {
-                assert_int_equal(it->bytes_in, 5);
-                assert_string_equal(it->phase, "idle");
-            }
-        }
+    { /* NULL is the empty string */
+        wk_registry_copy(phase, sizeof phase, NULL);
+        assert_string_equal(phase, "");
     }
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_add_remove_counts),
-        cmocka_unit_test(test_many_entries),
+        cmocka_unit_test(test_sum_over_workers),
+        cmocka_unit_test(test_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,14 +4,18 @@
  * here does nothing but keep its connections. The JSON is read back by a
  * small strict parser (below) and its values compared with what the client
  * sockets say of themselves (getsockname, getpeername) and what the
- * registry holds (fd, phase, bytes): the listener object; one socket per
- * client, the server's peer being the client's local address; a connection
- * the server closed first, shown with no fd in a closing state; a client
- * waiting in the accept queue of a paused listener; IPv4 clients of a
- * dual-stack [::] listener as [::ffff:127.0.0.1]; an AF_UNIX listener; a
- * kernel that cannot be asked (socket(AF_NETLINK) fails); the object of an
- * absent server; buffers too small for the document. Every loop run is
- * bounded; every socket is closed at the end (the fd count is checked).
+ * scoreboard holds (worker, fd, phase, bytes; counters summed over the
+ * workers): the listener object; one socket per client, the server's peer
+ * being the client's local address; a connection the server closed first,
+ * shown with no fd in a closing state; a client waiting in the accept queue
+ * of a paused listener; IPv4 clients of a dual-stack [::] listener as
+ * [::ffff:127.0.0.1]; an AF_UNIX listener; connections of another worker
+ * (entries claimed in worker 1 of the scoreboard), ordered by age with this
+ * process's and joined with their kernel sockets, their fds never asked
+ * here; a kernel that cannot be asked (socket(AF_NETLINK) fails); the
+ * object of an absent server; buffers too small for the document. Every
+ * loop run is bounded; every socket is closed at the end (the fd count is
+ * checked).
  *
  * WK_WRAP: socket
  */
@@ -41,6 +45,7 @@
 #include "common/listener.h"
 #include "common/log.h"
 #include "common/registry.h"
+#include "common/scoreboard.h"
 #include "common/server.h"
 #include "common/sockview.h"
 #include "support/wk_testsrv.h"
@@ -390,8 +395,8 @@ static const char *const listener_keys[] = {"addr",     "port",  "fd",          
                                             "tls",      "state", "accept_queue", "backlog",
                                             "accepted", "open",  "closed",       "sockets"};
 static const char *const socket_keys[] = {
-    "local", "peer",     "state", "fd",  "age_ms", "accepted_at", "bytes_in", "bytes_out",
-    "phase", "progress", "total", "tls", "recv_q", "send_q",      "tcp"};
+    "local",     "peer",  "state",    "worker", "fd",  "age_ms", "accepted_at", "bytes_in",
+    "bytes_out", "phase", "progress", "total",  "tls", "recv_q", "send_q",      "tcp"};
 static const char *const tcp_keys[] = {"rtt_us",  "rttvar_us",   "cwnd",
                                        "retrans", "bytes_acked", "bytes_received"};
 
@@ -480,6 +485,7 @@ struct fixture {
     struct wk_buf b;
     struct jdoc doc;
     int fds_before;
+    unsigned workers; /* of the server's scoreboard; 0: one */
 };
 
 static int count_fds(void)
@@ -536,6 +542,7 @@ static void start(struct fixture *f, const char *const *addrs, size_t n)
     char err[WK_ERR_LEN];
     wk_server_config_defaults(&cfg);
     cfg.backlog = 16;
+    cfg.workers = f->workers;
     int rc = wk_testsrv_init(&f->ts, &cfg, &keep_ops, &f->x, addrs, n, err);
     if (rc != 0)
         print_error("%s\n", err);
@@ -564,14 +571,34 @@ struct until {
     uint64_t bytes_in; /* which received at least this much together */
 };
 
+/* Listener i's counters, summed over the workers. */
+static struct wk_registry sum_of(const struct wk_server *srv, size_t i)
+{
+    struct wk_registry r;
+    wk_registry_sum(srv->board, (unsigned)i, &r);
+    return r;
+}
+
+struct bytes_of {
+    unsigned listener;
+    uint64_t in; /* received by its open connections, all workers */
+};
+
+static void add_bytes_in(const void *slot, void *arg)
+{
+    const struct wk_conn_info *info = slot;
+    struct bytes_of *b = arg;
+    if (info->listener == b->listener)
+        b->in += info->bytes_in;
+}
+
 static bool reached(struct wk_testsrv *ts, void *arg)
 {
     const struct until *u = arg;
-    const struct wk_registry *r = &ts->srv.listeners[u->listener].registry;
-    uint64_t in = 0;
-    for (const struct wk_conn_info *it = r->head.next; it != &r->head; it = it->next)
-        in += it->bytes_in;
-    return r->open >= u->open && in >= u->bytes_in;
+    struct wk_registry r = sum_of(&ts->srv, u->listener);
+    struct bytes_of b = {(unsigned)u->listener, 0};
+    wk_scoreboard_each(ts->srv.board, add_bytes_in, &b);
+    return r.accepted - r.closed >= u->open && b.in >= u->bytes_in;
 }
 
 static void run_until(struct fixture *f, size_t listener, size_t open, uint64_t bytes_in)
@@ -705,14 +732,15 @@ static void check_server(struct fixture *f, const struct jval *root, size_t nlis
 static void check_listener_text(struct fixture *f, size_t i, unsigned accept_queue)
 {
     const struct wk_listener *l = &f->ts.srv.listeners[i];
+    struct wk_registry r = sum_of(&f->ts.srv, i);
     char want[512];
     snprintf(want, sizeof want,
              "{\"addr\":\"%s\",\"port\":%u,\"fd\":%d,\"service\":\"" SERVICE "\",\"tls\":false,"
              "\"state\":\"LISTEN\",\"accept_queue\":%u,\"backlog\":16,\"accepted\":%llu,"
-             "\"open\":%zu,\"closed\":%llu,\"sockets\":[",
+             "\"open\":%llu,\"closed\":%llu,\"sockets\":[",
              l->name, wk_addr_port(&l->addr.u.sa), l->fd, accept_queue,
-             (unsigned long long)l->registry.accepted, l->registry.open,
-             (unsigned long long)l->registry.closed);
+             (unsigned long long)r.accepted, (unsigned long long)(r.accepted - r.closed),
+             (unsigned long long)r.closed);
     if (!contains(f, want)) {
         print_error("no\n  %s\nin\n  %.*s\n", want, (int)wk_buf_len(&f->b), wk_buf_data(&f->b));
         fail();
@@ -776,6 +804,8 @@ static void check_held(struct fixture *f, const struct jval *l, int fd, const ch
     const struct wk_conn_info *info = wk_conn_info(conn_of(f, fd));
     expect_str(s, "local", peer.s);
     expect_str(s, "state", "ESTAB");
+    assert_int_equal(get_uint(s, "worker"), info->head.worker);
+    assert_int_equal(info->head.worker, f->ts.srv.worker);
     assert_int_equal(get_int(s, "fd"), info->fd);
     assert_true(get_uint(s, "age_ms") < 60000);
     assert_int_equal(get_uint(s, "bytes_in"), bytes_in);
@@ -795,9 +825,9 @@ static const struct jval *check_kernel_only(const struct jval *l, int fd)
 {
     struct addrtext local = end_of(fd, false), peer = end_of(fd, true);
     const struct jval *s = socket_with_peer(l, local.s);
-    static const char *const absent[] = {"fd",       "age_ms",    "accepted_at",
-                                         "bytes_in", "bytes_out", "phase",
-                                         "progress", "total",     "tls"};
+    static const char *const absent[] = {"worker",   "fd",        "age_ms", "accepted_at",
+                                         "bytes_in", "bytes_out", "phase",  "progress",
+                                         "total",    "tls"};
     expect_str(s, "local", peer.s);
     for (size_t i = 0; i < WK_ARRAY_LEN(absent); i++)
         expect_null(s, absent[i]);
@@ -866,11 +896,23 @@ static void test_ipv4_clients(void **state)
     check_held(f, l, a, "reading", 5, 10, 5);
     check_held(f, l, b, "idle", 0, 0, 0);
     check_held(f, l, c, "new", 0, 0, 0);
-    /* Held sockets come first, in the registry's order (oldest first). */
+    /*
+     * Held sockets come first, oldest first: each one of the connections,
+     * none twice, and no younger than the next (ties, accepted in the same
+     * millisecond, in either order).
+     */
     const struct jval *socks = jget(l, "sockets");
+    bool seen[3] = {false, false, false};
     for (size_t i = 0; i < 3; i++) {
-        const struct wk_conn_info *info = wk_conn_info(f->x.conns[i]);
-        assert_int_equal(get_int(jat(socks, i), "fd"), info->fd);
+        int64_t fd = get_int(jat(socks, i), "fd");
+        size_t k = 0;
+        while (k < 3 && wk_conn_info(f->x.conns[k])->fd != fd)
+            k++;
+        assert_true(k < 3);
+        assert_false(seen[k]);
+        seen[k] = true;
+        if (i > 0)
+            assert_true(get_uint(jat(socks, i - 1), "age_ms") >= get_uint(jat(socks, i), "age_ms"));
     }
 }
 
@@ -969,7 +1011,8 @@ static void test_accept_queue(void **state)
     wk_listener_pause(&f->ts.srv.listeners[0]);
     int a = client_of(f, 0);
     turn(f); /* the loop runs, but does not accept */
-    assert_int_equal(f->ts.srv.listeners[0].registry.open, 0);
+    struct wk_registry r = sum_of(&f->ts.srv, 0);
+    assert_int_equal(r.accepted - r.closed, 0);
 
     const struct jval *root = snapshot(f);
     check_server(f, root, 1);
@@ -1081,7 +1124,7 @@ static void test_unix_listener(void **state)
              "{\"addr\":\"%s\",\"port\":0,\"fd\":%d,\"service\":\"" SERVICE "\",\"tls\":false,"
              "\"state\":null,\"accept_queue\":null,\"backlog\":null,\"accepted\":1,\"open\":1,"
              "\"closed\":0,\"sockets\":[{\"local\":null,\"peer\":\"unix\",\"state\":null,"
-             "\"fd\":%d,\"age_ms\":",
+             "\"worker\":0,\"fd\":%d,\"age_ms\":",
              unix_addr, f->ts.srv.listeners[1].fd, ui->fd);
     if (!contains(f, want)) {
         print_error("no\n  %s\nin\n  %.*s\n", want, (int)wk_buf_len(&f->b), wk_buf_data(&f->b));
@@ -1095,6 +1138,173 @@ static void test_unix_listener(void **state)
     expect_null(s, "tcp");
     expect_str(s, "phase", "new");
     (void)u;
+}
+
+/* The loop's clock has moved past *arg (a uint64_t of milliseconds). */
+static bool clock_past(struct wk_testsrv *ts, void *arg)
+{
+    return wk_loop_now(ts->srv.loop) > *(const uint64_t *)arg;
+}
+
+/* A connection of worker w, claimed in the scoreboard as common/conn.c claims one. */
+static struct wk_conn_info *other_conn(struct fixture *f, unsigned w, int fd,
+                                       const struct sockaddr *peer, socklen_t peerlen,
+                                       uint64_t accepted_ms, const char *phase)
+{
+    struct wk_conn_info *info = wk_scoreboard_claim(f->ts.srv.board, w);
+    assert_non_null(info);
+    assert_int_equal(info->head.worker, w);
+    info->listener = 0;
+    info->fd = fd;
+    assert_true(peerlen <= sizeof info->peer);
+    memcpy(&info->peer, peer, peerlen);
+    info->accepted_ms = accepted_ms;
+    info->accepted_at = 1700000000;
+    wk_registry_copy(info->phase, sizeof info->phase, phase);
+    wk_scoreboard_write_end(info);
+    return info;
+}
+
+/*
+ * Two workers: this process is worker 0 and holds a's connection; worker 1
+ * (entries claimed in its part of the scoreboard) holds b's, which waits in
+ * the accept queue here, so the kernel has it, and one the kernel does not
+ * know. Every worker's connections are listed, oldest first whatever their
+ * worker, with "worker"; worker 1's fds mean nothing here and are never
+ * asked; the counters are summed over the workers.
+ */
+static void test_two_workers(void **state)
+{
+    struct fixture *f = *state;
+    f->workers = 2;
+    const char *addrs[] = {"127.0.0.1:0"};
+    start(f, addrs, 1);
+    struct wk_scoreboard *sb = f->ts.srv.board;
+    assert_int_equal(wk_scoreboard_workers(sb), 2);
+    assert_int_equal(f->ts.srv.worker, 0);
+    int a = client_of(f, 0);
+    run_until(f, 0, 1, 0);
+    wk_listener_pause(&f->ts.srv.listeners[0]);
+    int b = client_of(f, 0);
+    const struct wk_conn_info *ai = wk_conn_info(conn_of(f, a));
+    uint64_t accepted_ms = ai->accepted_ms;
+    assert_true(wk_testsrv_run(&f->ts, clock_past, &accepted_ms, STEP_MS));
+    assert_true(accepted_ms > 1000);
+
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    assert_int_equal(getsockname(b, (struct sockaddr *)&ss, &len), 0);
+    struct wk_conn_info *old =
+        other_conn(f, 1, 42, (struct sockaddr *)&ss, len, ai->accepted_ms - 1000, "");
+    wk_scoreboard_write_begin(old);
+    old->progress = 7;
+    old->total = 9;
+    wk_registry_copy(old->phase, sizeof old->phase, "reading");
+    wk_registry_copy(old->tls_version, sizeof old->tls_version, "TLSv1.3");
+    wk_registry_copy(old->tls_cipher, sizeof old->tls_cipher, "TLS_AES_128_GCM_SHA256");
+    old->tls_ktls = true;
+    wk_scoreboard_write_end(old);
+    wk_scoreboard_add(&old->bytes_in, 3);
+    wk_scoreboard_add(&old->bytes_out, 4);
+    /* Its fd is a's client here, a TCP socket whose address must not be taken for its own. */
+    struct sockaddr_in nowhere = {.sin_family = AF_INET, .sin_port = htons(1)};
+    nowhere.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    other_conn(f, 1, a, (struct sockaddr *)&nowhere, sizeof nowhere, ai->accepted_ms + 1, "idle");
+    /* Worker 1's counters: five accepted, three closed since; two open. */
+    struct wk_registry *r1 = wk_scoreboard_counters(sb, 1, 0);
+    assert_non_null(r1);
+    wk_scoreboard_set(&r1->accepted, 5);
+    wk_scoreboard_set(&r1->closed, 3);
+
+    const struct jval *root = snapshot(f);
+    check_server(f, root, 1);
+    check_listener_text(f, 0, 1);
+    const struct jval *l = listener_at(root, 0);
+    assert_int_equal(get_uint(l, "accept_queue"), 1);
+    assert_int_equal(get_uint(l, "accepted"), 6);
+    assert_int_equal(get_uint(l, "open"), 3);
+    assert_int_equal(get_uint(l, "closed"), 3);
+    const struct jval *socks = jget(l, "sockets");
+    assert_int_equal(socks->count, 3); /* b's kernel socket is worker 1's connection */
+    assert_int_equal(held_count(l), 3);
+    for (size_t i = 0; i < 3; i++)
+        expect_keys(jat(socks, i), socket_keys, WK_ARRAY_LEN(socket_keys));
+
+    /* Oldest: worker 1's b, joined with its kernel socket by the 4-tuple. */
+    const struct jval *s = jat(socks, 0);
+    assert_ptr_equal(s, socket_with_peer(l, end_of(b, false).s));
+    expect_str(s, "local", end_of(b, true).s);
+    expect_str(s, "state", "ESTAB");
+    assert_int_equal(get_uint(s, "worker"), 1);
+    assert_int_equal(get_int(s, "fd"), 42);
+    assert_true(get_uint(s, "age_ms") >= 1000 && get_uint(s, "age_ms") < 60000);
+    assert_int_equal(get_int(s, "accepted_at"), 1700000000);
+    assert_int_equal(get_uint(s, "bytes_in"), 3);
+    assert_int_equal(get_uint(s, "bytes_out"), 4);
+    expect_str(s, "phase", "reading");
+    assert_int_equal(get_uint(s, "progress"), 7);
+    assert_int_equal(get_uint(s, "total"), 9);
+    const struct jval *tls = jget(s, "tls");
+    static const char *const tls_keys[] = {"version", "cipher", "ktls"};
+    expect_keys(tls, tls_keys, WK_ARRAY_LEN(tls_keys));
+    expect_str(tls, "version", "TLSv1.3");
+    expect_str(tls, "cipher", "TLS_AES_128_GCM_SHA256");
+    expect_bool(tls, "ktls", true);
+    check_tcp(s);
+
+    /* Then this process's a, worker 0. */
+    check_held(f, l, a, "new", 0, 0, 0);
+    assert_ptr_equal(jat(socks, 1), socket_with_peer(l, end_of(a, false).s));
+
+    /* Youngest: worker 1's connection the kernel does not have. */
+    char want[512];
+    snprintf(want, sizeof want,
+             "{\"local\":null,\"peer\":\"127.0.0.1:1\",\"state\":null,\"worker\":1,\"fd\":%d,"
+             "\"age_ms\":",
+             a);
+    if (!contains(f, want)) {
+        print_error("no\n  %s\nin\n  %.*s\n", want, (int)wk_buf_len(&f->b), wk_buf_data(&f->b));
+        fail();
+    }
+    s = jat(socks, 2);
+    assert_ptr_equal(s, socket_with_peer(l, "127.0.0.1:1"));
+    assert_true(get_uint(s, "age_ms") < 60000);
+    expect_str(s, "phase", "idle");
+    expect_null(s, "tls");
+    expect_null(s, "recv_q");
+    expect_null(s, "send_q");
+    expect_null(s, "tcp");
+
+    /* The kernel cannot be asked: worker 1's local addresses are unknown here, a's is not. */
+    netlink_fails = true;
+    root = snapshot(f);
+    l = listener_at(root, 0);
+    socks = jget(l, "sockets");
+    assert_int_equal(socks->count, 3);
+    s = jat(socks, 0);
+    expect_null(s, "local");
+    expect_null(s, "state");
+    assert_int_equal(get_uint(s, "worker"), 1);
+    s = jat(socks, 1);
+    expect_str(s, "local", end_of(a, true).s);
+    assert_int_equal(get_uint(s, "worker"), 0);
+    s = jat(socks, 2);
+    expect_null(s, "local");
+    assert_int_equal(get_uint(s, "worker"), 1);
+
+    /* Worker 1 closes its old one: gone from the view, the counters as it counts them. */
+    wk_scoreboard_add(&r1->closed, 1);
+    wk_scoreboard_release(sb, old);
+    netlink_fails = false;
+    root = snapshot(f);
+    l = listener_at(root, 0);
+    assert_int_equal(get_uint(l, "open"), 2);
+    assert_int_equal(get_uint(l, "closed"), 4);
+    socks = jget(l, "sockets");
+    assert_int_equal(held_count(l), 2);
+    assert_int_equal(get_uint(jat(socks, 0), "worker"), 0);
+    assert_int_equal(get_uint(jat(socks, 1), "worker"), 1);
+    check_kernel_only(l, b); /* b waits in the accept queue again, as far as anyone knows */
 }
 
 /* The kernel cannot be asked: the registry alone, its kernel fields null, and why. */
@@ -1238,6 +1448,7 @@ int main(void)
         T(test_accept_queue),
         T(test_dual_stack),
         T(test_unix_listener),
+        T(test_two_workers),
         T(test_kernel_unavailable),
         cmocka_unit_test(test_absent),
         T(test_servers_array),
