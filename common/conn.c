@@ -40,8 +40,7 @@
 #define CONN_LINGER_CHUNK 4096
 
 struct wk_conn {
-    struct wk_conn_info *info;           /* a scoreboard slot while open, then `gone` */
-    struct wk_conn_info gone;            /* the entry as it was at the close, for on_close */
+    struct wk_conn_info *info;           /* its scoreboard slot, released after on_close */
     struct wk_conn *all_prev, *all_next; /* every open conn of the server */
     struct wk_server *srv;
     struct wk_listener *listener;
@@ -391,10 +390,10 @@ void wk_conn_close(struct wk_conn *c, const char *reason)
     wk_scoreboard_add(&counters->bytes_in, c->info->bytes_in);
     wk_scoreboard_add(&counters->bytes_out, c->info->bytes_out);
     wk_loop_timer_stop(srv->loop, &c->timer);
-    /* Gone from every view at once; the protocol's on_close still reads the copy. */
-    c->gone = *c->info;
-    wk_scoreboard_release(srv->board, c->info);
-    c->info = &c->gone;
+    /* Gone from every view at once; the slot itself goes after on_close, which reads it. */
+    wk_scoreboard_write_begin(c->info);
+    c->info->closed = true;
+    wk_scoreboard_write_end(c->info);
     if (c->all_prev != NULL)
         c->all_prev->all_next = c->all_next;
     else
@@ -808,6 +807,7 @@ void wk_conn_reap(struct wk_server *srv)
         struct wk_conn *c = srv->closed;
         srv->closed = c->next;
         srv->ops->on_close(c);
+        wk_scoreboard_release(srv->board, c->info);
         release_file(c);
         wk_buf_fini(&c->in);
         wk_buf_fini(&c->out);

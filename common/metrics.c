@@ -127,7 +127,7 @@ static void add_open_bytes(const void *slot, void *arg)
 {
     const struct wk_conn_info *info = slot;
     struct open_bytes *ob = arg;
-    if (info->listener >= ob->n)
+    if (info->listener >= ob->n || info->closed) /* its bytes are in the counters already */
         return;
     ob->lv[info->listener].v[M_BYTES_IN] += info->bytes_in;
     ob->lv[info->listener].v[M_BYTES_OUT] += info->bytes_out;

@@ -42,6 +42,7 @@ struct wk_conn_info {
     char tls_cipher[WK_TLS_CIPHER_MAX];   /* its cipher suite, else "" */
     bool tls_handshaking;                 /* TLS: the handshake is under way */
     bool tls_ktls; /* TLS: the kernel encrypts what is sent (file bodies by sendfile) */
+    bool closed;   /* closed, its slot not yet given back: no view shows it */
 };
 
 /*

@@ -548,7 +548,7 @@ static void count_closed(void *slot, void *arg)
         info->listener < srv->nlisteners
             ? wk_scoreboard_counters(srv->board, info->head.worker, info->listener)
             : NULL;
-    if (r == NULL)
+    if (r == NULL || info->closed) /* a closed one was counted when it closed */
         return;
     wk_scoreboard_add(&r->closed, 1);
     wk_scoreboard_add(&r->bytes_in, info->bytes_in);

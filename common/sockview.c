@@ -230,6 +230,8 @@ struct held {
 static void collect(const void *slot, void *arg)
 {
     struct held *h = arg;
+    if (((const struct wk_conn_info *)slot)->closed)
+        return;
     if (h->n == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 64;
         struct wk_conn_info *v = realloc(h->v, cap * sizeof *v);
