@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/log.h"
+
 int wk_user_lookup(const char *name, struct wk_user *out, char err[WK_ERR_LEN])
 {
     errno = 0;
@@ -63,5 +65,6 @@ int wk_privdrop(const struct wk_user *u, char err[WK_ERR_LEN])
                  u->name);
         return -EPERM;
     }
+    wk_log(WK_LOG_INFO, "user name=%s uid=%u gid=%u", u->name, (unsigned)u->uid, (unsigned)u->gid);
     return 0;
 }

@@ -26,9 +26,10 @@ int wk_user_lookup(const char *name, struct wk_user *out, char err[WK_ERR_LEN]);
 
 /*
  * Becomes u: its supplementary groups (initgroups), gid and uid, then
- * checks that setuid(0) and setgid(0) now fail. Running as u already (not
- * root) is fine and changes nothing. Returns 0, or -errno with a message in
- * err; on any failure the caller must exit, not serve.
+ * checks that setuid(0) and setgid(0) now fail, and logs "user name=...".
+ * Running as u already (not root) is fine and changes nothing. Returns 0,
+ * or -errno with a message in err; on any failure the caller must exit, not
+ * serve.
  */
 int wk_privdrop(const struct wk_user *u, char err[WK_ERR_LEN]);
 

@@ -19,6 +19,7 @@
 #include "common/scoreboard.h"
 #include "common/sdlisten.h"
 #include "common/supervisor.h"
+#include "common/tls.h"
 
 void wk_server_config_defaults(struct wk_server_config *cfg)
 {
@@ -187,12 +188,36 @@ int wk_server_on_reload(struct wk_server *srv, wk_server_reload_fn *fn, void *ar
     return wk_loop_signal(srv->loop, SIGHUP, on_hup, srv);
 }
 
-void wk_server_swap_tls(struct wk_server *srv, struct wk_tls *old, struct wk_tls *new)
+/* Makes the listeners that served TLS with old serve new connections with new. */
+static void swap_tls(struct wk_server *srv, struct wk_tls *old, struct wk_tls *new)
 {
     for (size_t i = 0; i < srv->nlisteners; i++) {
         if (srv->listeners[i].tls == old)
             srv->listeners[i].tls = new;
     }
+}
+
+void wk_server_reload_tls(struct wk_server *srv, const struct wk_tls_config *tc,
+                          const char *const *alpn, size_t nalpn, struct wk_tls **tls)
+{
+    struct wk_tls *fresh;
+    char err[WK_ERR_LEN];
+    if (*tls == NULL) {
+        wk_log(WK_LOG_INFO, "reload tls=off");
+        return;
+    }
+    if (tc->self_signed) {
+        wk_log(WK_LOG_INFO, "reload tls=unchanged (self-signed)");
+        return;
+    }
+    if (wk_tls_setup(tc, alpn, nalpn, &fresh, err) < 0) {
+        wk_log(WK_LOG_ERROR, "reload error=\"%s\" tls=unchanged", err);
+        return;
+    }
+    swap_tls(srv, *tls, fresh);
+    wk_tls_free(*tls); /* freed once the connections that hold it close */
+    *tls = fresh;
+    wk_log(WK_LOG_INFO, "reload tls=new");
 }
 
 void wk_server_before_flush(struct wk_server *srv, wk_server_hook_fn *fn, void *arg)

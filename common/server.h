@@ -121,8 +121,18 @@ int wk_server_listen_text(struct wk_server *srv, char *const *plain, size_t npla
 /* Installs the SIGHUP handler (after wk_server_init). Returns 0 or -errno. */
 int wk_server_on_reload(struct wk_server *srv, wk_server_reload_fn *fn, void *arg);
 
-/* Makes the listeners that served TLS with old serve new connections with new. */
-void wk_server_swap_tls(struct wk_server *srv, struct wk_tls *old, struct wk_tls *new);
+struct wk_tls_config;
+
+/*
+ * What SIGHUP does for TLS, in every process of a server: a new context
+ * from tc's certificate and key files (offering alpn) replaces *tls, for
+ * the listeners that served with it and for what else uses *tls (STARTTLS);
+ * open connections keep the old one. A self-signed certificate is kept: it
+ * was made once, before the workers, and one made anew in each process would
+ * differ between them. Broken files leave *tls as it was. Logs the outcome.
+ */
+void wk_server_reload_tls(struct wk_server *srv, const struct wk_tls_config *tc,
+                          const char *const *alpn, size_t nalpn, struct wk_tls **tls);
 
 /*
  * Runs fn(srv, arg) before each turn's output is written, e.g. smtpd's group

@@ -76,13 +76,15 @@ static void server_config(const struct http_config *cfg, struct wk_server_config
     sc->listen_default = cfg->listen.n == 0; /* then inherited sockets replace [::]:80 */
 }
 
+/* What HTTPS offers in ALPN. */
+static const char *const http_alpn[] = {"http/1.1"};
+
 /* The TLS context (NULL when TLS is off) and the addresses HTTPS listens on. */
 static int setup_tls(const struct http_config *cfg, struct wk_tls **tls, struct wk_strlist *secure,
                      char err[WK_ERR_LEN])
 {
-    static const char *const alpn[] = {"http/1.1"};
     static char *default_tls_listen[] = {"[::]:443"};
-    int rc = wk_tls_setup(&cfg->tls, alpn, 1, tls, err);
+    int rc = wk_tls_setup(&cfg->tls, http_alpn, 1, tls, err);
     *secure = cfg->tls_listen;
     if (rc == 0 && *tls == NULL && secure->n > 0) {
         snprintf(err, WK_ERR_LEN, "--tls-listen needs --cert and --key, or --self-signed");
@@ -97,24 +99,7 @@ static int setup_tls(const struct http_config *cfg, struct wk_tls **tls, struct 
 static void reload(struct wk_server *srv, void *arg)
 {
     struct http_server *hs = arg;
-    struct wk_tls *tls;
-    struct wk_strlist secure;
-    char err[WK_ERR_LEN];
-    if (hs->tls == NULL)
-        return;
-    if (hs->cfg->tls.self_signed) {
-        /* Made once, before the workers: a new one per process would differ between them. */
-        wk_log(WK_LOG_INFO, "reload tls=unchanged (self-signed)");
-        return;
-    }
-    if (setup_tls(hs->cfg, &tls, &secure, err) < 0) {
-        wk_log(WK_LOG_ERROR, "reload error=\"%s\" tls=unchanged", err);
-        return;
-    }
-    wk_server_swap_tls(srv, hs->tls, tls);
-    wk_tls_free(hs->tls);
-    hs->tls = tls;
-    wk_log(WK_LOG_INFO, "reload tls=new");
+    wk_server_reload_tls(srv, &hs->cfg->tls, http_alpn, 1, &hs->tls);
 }
 
 /* Who may see /-/: the private ranges, or the networks given. */
@@ -177,9 +162,6 @@ static int become_user(struct http_server *hs, struct wk_status *status, const s
         rc = wk_status_chown(status, user->uid, user->gid, err);
     if (rc == 0)
         rc = wk_privdrop(user, err);
-    if (rc == 0)
-        wk_log(WK_LOG_INFO, "user name=%s uid=%u gid=%u", user->name, (unsigned)user->uid,
-               (unsigned)user->gid);
     return rc;
 }
 

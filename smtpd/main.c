@@ -132,25 +132,7 @@ static void name_services(struct wk_server *srv, size_t nplain, size_t nsubmissi
 static void reload(struct wk_server *srv, void *arg)
 {
     struct smtp_server *ss = arg;
-    struct wk_tls *tls;
-    char err[WK_ERR_LEN];
-    if (ss->tls == NULL) {
-        wk_log(WK_LOG_INFO, "reload tls=off");
-        return;
-    }
-    if (ss->cfg->tls.self_signed) {
-        /* Made once, before the workers: a new one per process would differ between them. */
-        wk_log(WK_LOG_INFO, "reload tls=unchanged (self-signed)");
-        return;
-    }
-    if (wk_tls_setup(&ss->cfg->tls, NULL, 0, &tls, err) < 0) {
-        wk_log(WK_LOG_ERROR, "reload error=\"%s\" tls=unchanged", err);
-        return;
-    }
-    wk_server_swap_tls(srv, ss->tls, tls);
-    wk_tls_free(ss->tls);
-    ss->tls = tls;
-    wk_log(WK_LOG_INFO, "reload tls=new");
+    wk_server_reload_tls(srv, &ss->cfg->tls, NULL, 0, &ss->tls);
 }
 
 /* Every hour: tmp/ files left by a crash go (the Maildir rule of 36 hours). */
@@ -194,9 +176,6 @@ static int become_user(struct smtp_server *ss, struct wk_status *status, const s
         rc = wk_privdrop(user, err);
     if (rc == 0)
         rc = smtp_maildir_check(ss->maildir, ss->cfg->maildir, err);
-    if (rc == 0)
-        wk_log(WK_LOG_INFO, "user name=%s uid=%u gid=%u", user->name, (unsigned)user->uid,
-               (unsigned)user->gid);
     return rc;
 }
 
