@@ -37,12 +37,18 @@ class Workers(wktest.TestCase):
             self.assertEqual(c.read_response().body, b"a\n")
             conns.append(c)
         peers = {"127.0.0.1:%d" % c.local_port: c for c in conns}
-        doc = json.loads(self.get(srv, "/-/sockets.json").body)
-        rows = {s["peer"]: s for s in doc["servers"][0]["listeners"][0]["sockets"]}
-        self.assertTrue(set(peers) <= set(rows))
+        # Each worker marks its connection idle once its response is written: wait for all.
+        deadline = time.monotonic() + scaled(10)
+        while True:
+            doc = json.loads(self.get(srv, "/-/sockets.json").body)
+            rows = {s["peer"]: s for s in doc["servers"][0]["listeners"][0]["sockets"]}
+            if set(peers) <= set(rows) and all(rows[p]["phase"] == "idle" for p in peers):
+                break
+            self.assertLess(time.monotonic(), deadline,
+                            [(p, rows.get(p, {}).get("phase")) for p in peers])
+            time.sleep(0.05)
         for p in peers:
             self.assertIn(rows[p]["worker"], (0, 1))
-            self.assertEqual(rows[p]["phase"], "idle")
         # The worker holding the first connection dies: it comes back, its connections are gone.
         victim = rows[next(iter(peers))]["worker"]
         pid = int(srv.wait_log(r"^httpd worker id=%d pid=(\d+) start$" % victim).group(1))

@@ -216,6 +216,11 @@ class SocketView(wktest.TestCase):
         else:
             self.fail("the new connection never appeared in the stream")
         self.assertLess(time.monotonic() - t0, scaled(3))
+        # Idle once its response is written (a snapshot of that moment may say "sending").
+        for _ in range(20):
+            if sockets_by_peer(snap, "httpd")[peer]["phase"] == "idle":
+                break
+            name, snap = event()
         self.assertEqual(sockets_by_peer(snap, "httpd")[peer]["phase"], "idle")
 
     def test_metrics_are_strict_prometheus(self):
@@ -223,6 +228,9 @@ class SocketView(wktest.TestCase):
                   b"DATA\r\n", b"Subject: hi\r\n\r\nhello\r\n.\r\n", b"QUIT\r\n")
         self.get(self.httpd, "/a.txt")
         self.get(self.httpd, "/missing")
+        # Their workers may see the clients leave after the next one arrives: wait for it.
+        self.httpd.wait_log(r"^httpd close ", count=2)
+        self.smtpd.wait_log(r"^smtpd close ")
         r = self.get(self.httpd, "/-/metrics")
         self.assertEqual(r.status, 200)
         self.assertTrue(r.get("Content-Type").startswith("text/plain; version=0.0.4"))
