@@ -523,6 +523,11 @@ int wk_server_run(struct wk_server *srv)
 
 void wk_server_fini(struct wk_server *srv)
 {
+    /* The stop is under way: a second signal must not kill what is left of it. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN);
     if (srv->loop != NULL) {
         each_conn(srv, kill_conn);
         wk_conn_run_pending(srv);
@@ -565,16 +570,23 @@ static int worker_main(unsigned id, void *arg)
 }
 
 /* A dead worker's connections, as the kernel closed them: counted closed. */
+/* A dead worker's entries, counted as the kernel closed its connections. */
+struct dead_worker {
+    struct wk_server *srv;
+    size_t lost; /* connections it still held */
+};
+
 static void count_closed(void *slot, void *arg)
 {
     const struct wk_conn_info *info = slot;
-    struct wk_server *srv = arg;
+    struct dead_worker *d = arg;
     struct wk_registry *r =
-        info->listener < srv->nlisteners
-            ? wk_scoreboard_counters(srv->board, info->head.worker, info->listener)
+        info->listener < d->srv->nlisteners
+            ? wk_scoreboard_counters(d->srv->board, info->head.worker, info->listener)
             : NULL;
     if (r == NULL || info->closed) /* a closed one was counted when it closed */
         return;
+    d->lost++;
     wk_scoreboard_add(&r->closed, 1);
     wk_scoreboard_add(&r->bytes_in, info->bytes_in);
     wk_scoreboard_add(&r->bytes_out, info->bytes_out);
@@ -584,9 +596,10 @@ static void worker_gone(unsigned id, pid_t pid, int status, void *arg)
 {
     WK_UNUSED(status);
     struct workers *w = arg;
-    size_t n = wk_scoreboard_reset_worker(w->srv->board, id, count_closed, w->srv);
-    if (n > 0)
-        wk_log(WK_LOG_WARN, "worker id=%u pid=%d connections-lost=%zu", id, (int)pid, n);
+    struct dead_worker d = {w->srv, 0};
+    wk_scoreboard_reset_worker(w->srv->board, id, count_closed, &d);
+    if (d.lost > 0)
+        wk_log(WK_LOG_WARN, "worker id=%u pid=%d connections-lost=%zu", id, (int)pid, d.lost);
     if (w->gone != NULL)
         w->gone(w->srv, id, w->arg);
 }

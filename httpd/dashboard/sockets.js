@@ -45,8 +45,10 @@ function fmtRtt(tcp) {
 }
 
 // "[::ffff:127.0.0.1]:53422" -> ["[::ffff:127.0.0.1]", "53422"]. The port follows the last
-// colon; IPv6 addresses keep their brackets, exactly as ss prints them.
+// colon; IPv6 addresses keep their brackets, exactly as ss prints them. An address the view
+// could not learn (null: say, a connection the kernel listed only after it was asked) is "?".
 function splitHostPort(s) {
+    if (s == null) return ['?', ''];
     const i = s.lastIndexOf(':');
     return i < 0 ? [s, ''] : [s.slice(0, i), s.slice(i + 1)];
 }
@@ -299,7 +301,7 @@ function makeRow(sk) {
     const row = { peer: sk.peer, local: sk.local, c: {} };
     row.tr = el('tr', 'conn');
     row.tr.dataset.peer = sk.peer;
-    row.tr.dataset.local = sk.local;
+    row.tr.dataset.local = sk.local ?? '';
     for (const [key, , label] of COLUMNS) {
         const td = el('td', `c-${key}`);
         if (label) td.dataset.label = label;
@@ -330,6 +332,11 @@ function makeRow(sk) {
 
 function updateRow(row, sk, at) {
     const tr = row.tr;
+    if (sk.local != null && sk.local !== row.local) { // learnt after the row was made
+        row.local = sk.local;
+        tr.dataset.local = sk.local;
+        row.c.local.replaceChildren(addrPort(sk.local));
+    }
     setData(tr, 'fd', sk.fd);
     setData(tr, 'state', sk.state);
     setData(tr, 'phase', sk.phase);
