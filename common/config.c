@@ -5,6 +5,8 @@
  */
 #include "common/config.h"
 
+#include "common/addr.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -316,6 +318,79 @@ static const char *log_level_of(const struct wk_option *opts, size_t n)
     return "info";
 }
 
+/* The level the options name, or -EINVAL with a message in err. */
+static int level_of(const struct wk_option *opts, size_t n, enum wk_log_level *level,
+                    char err[WK_ERR_LEN])
+{
+    const char *lv = log_level_of(opts, n);
+    if (wk_log_level_parse(lv, level) == 0)
+        return 0;
+    snprintf(err, WK_ERR_LEN, "--log-level: \"%.100s\" is not error, warn, info or debug", lv);
+    return -EINVAL;
+}
+
+int wk_config_reread(struct wk_option *opts, size_t n, int argc, char **argv,
+                     enum wk_log_level *level, char err[WK_ERR_LEN])
+{
+    enum wk_config_action action;
+    *level = WK_LOG_INFO;
+    int rc = wk_config_parse(opts, n, argc, argv, &action, err);
+    if (rc == 0)
+        rc = level_of(opts, n, level, err);
+    return rc;
+}
+
+static bool same_string(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static int keep(const char *name, const char *was, const char *now, char err[WK_ERR_LEN])
+{
+    if (same_string(was, now))
+        return 0;
+    snprintf(err, WK_ERR_LEN, "--%s changed (from %.100s to %.100s): that takes a restart", name,
+             was ? was : "none", now ? now : "none");
+    return -EINVAL;
+}
+
+static int keep_addrs(const char *name, const struct wk_strlist *was, const struct wk_strlist *now,
+                      char err[WK_ERR_LEN])
+{
+    bool same = was->n == now->n;
+    for (size_t i = 0; same && i < was->n; i++) {
+        struct wk_addr a, b;
+        char why[WK_ERR_LEN];
+        same = wk_addr_parse(was->v[i], &a, why) == 0 && wk_addr_parse(now->v[i], &b, why) == 0 &&
+               a.len == b.len && memcmp(&a.u, &b.u, a.len) == 0;
+    }
+    if (same)
+        return 0;
+    snprintf(err, WK_ERR_LEN,
+             "--%s changed: listening sockets are kept across a reload, so new addresses take a "
+             "restart",
+             name);
+    return -EINVAL;
+}
+
+int wk_config_keep_fixed(const struct wk_config_fixed *was, const struct wk_config_fixed *now,
+                         char err[WK_ERR_LEN])
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < was->naddrs; i++)
+        rc = keep_addrs(was->names[i], was->addrs[i], now->addrs[i], err);
+    if (rc == 0 && was->tls != now->tls) {
+        snprintf(err, WK_ERR_LEN, "TLS was turned %s: that takes a restart",
+                 now->tls ? "on" : "off");
+        rc = -EINVAL;
+    }
+    if (rc == 0)
+        rc = keep("user", was->user, now->user, err);
+    if (rc == 0)
+        rc = keep("status-socket", was->status_socket, now->status_socket, err);
+    return rc;
+}
+
 bool wk_config_start(const struct wk_program *p, struct wk_option *opts, size_t n, int argc,
                      char **argv, enum wk_config_action *action, int *status)
 {
@@ -323,11 +398,8 @@ bool wk_config_start(const struct wk_program *p, struct wk_option *opts, size_t 
     enum wk_log_level level = WK_LOG_INFO;
     wk_log_init(p->log_name, WK_LOG_INFO);
     int rc = wk_config_parse(opts, n, argc, argv, action, err);
-    const char *lv = rc == 0 ? log_level_of(opts, n) : "info";
-    if (rc == 0 && wk_log_level_parse(lv, &level) < 0) {
-        snprintf(err, sizeof err, "--log-level: \"%.100s\" is not error, warn, info or debug", lv);
-        rc = -EINVAL;
-    }
+    if (rc == 0)
+        rc = level_of(opts, n, &level, err);
     if (rc == 0 && *action != WK_CONFIG_HELP && *action != WK_CONFIG_VERSION) {
         wk_log_init(p->log_name, level);
         return false;

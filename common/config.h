@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/log.h"
 #include "common/wk.h"
 
 enum wk_opt_type {
@@ -85,6 +86,32 @@ bool wk_config_start(const struct wk_program *p, struct wk_option *opts, size_t 
  */
 int wk_config_finish(const struct wk_program *p, struct wk_option *opts, size_t n,
                      enum wk_config_action action, int rc, const char *err);
+
+/*
+ * For a reload (SIGHUP): parses the configuration again, as
+ * wk_config_parse() did at the start (the file named by -c, then argv), into
+ * opts, whose values hold the defaults, and checks the log level it names.
+ * Returns 0 with *level, or -EINVAL with a message in err.
+ */
+int wk_config_reread(struct wk_option *opts, size_t n, int argc, char **argv,
+                     enum wk_log_level *level, char err[WK_ERR_LEN]);
+
+/* What a reload cannot change: only a restart does. */
+struct wk_config_fixed {
+    const char *names[3]; /* the options that give the listening addresses ("listen") */
+    const struct wk_strlist *addrs[3];
+    size_t naddrs;
+    bool tls; /* TLS is on */
+    const char *user;
+    const char *status_socket;
+};
+
+/*
+ * For a reload: 0 when now is as was (address lists compared as parsed),
+ * else -EINVAL with a message in err naming what changed.
+ */
+int wk_config_keep_fixed(const struct wk_config_fixed *was, const struct wk_config_fixed *now,
+                         char err[WK_ERR_LEN]);
 
 /* Parses "64k"-style sizes and "10s"-style durations. Return 0 or -EINVAL. */
 int wk_config_parse_size(const char *s, uint64_t *out);

@@ -239,6 +239,7 @@ void wk_listener_close(struct wk_listener *l)
     }
     close(l->fd);
     l->fd = -1;
-    if (l->addr.u.sa.sa_family == AF_UNIX && !l->inherited)
+    /* The path is the binding process's: a worker's shared copy leaves it to the parent. */
+    if (l->addr.u.sa.sa_family == AF_UNIX && !l->inherited && !l->exclusive)
         unlink(l->addr.u.un.sun_path);
 }

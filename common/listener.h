@@ -78,7 +78,10 @@ int wk_listener_defer_accept(struct wk_listener *l, int seconds);
 void wk_listener_pause(struct wk_listener *l);
 void wk_listener_resume(struct wk_listener *l);
 
-/* Stops accepting and closes the socket (unlinking an AF_UNIX path it created). */
+/*
+ * Stops accepting and closes the socket, unlinking an AF_UNIX path it
+ * created, unless it was inherited or is a worker's shared copy (exclusive).
+ */
 void wk_listener_close(struct wk_listener *l);
 
 #endif

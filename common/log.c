@@ -30,6 +30,11 @@ void wk_log_init(const char *prog, enum wk_log_level level)
     log_level = level;
 }
 
+void wk_log_set_level(enum wk_log_level level)
+{
+    log_level = level;
+}
+
 int wk_log_level_parse(const char *s, enum wk_log_level *out)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};

@@ -1,8 +1,9 @@
 /*
  * log.h: one line per event, "prog event key=value ...", to stderr or a file.
  *
- * The level and destination are fixed at startup. Anything a peer sent goes
- * through wk_log_escape() before it reaches a log line.
+ * The destination is fixed at startup; the level changes only on a reload.
+ * Anything a peer sent goes through wk_log_escape() before it reaches a log
+ * line.
  */
 #ifndef WK_LOG_H
 #define WK_LOG_H
@@ -20,6 +21,9 @@ enum wk_log_level {
 
 /* Sets the program name that starts each line ("httpd") and the level. */
 void wk_log_init(const char *prog, enum wk_log_level level);
+
+/* Changes the level (a reload). */
+void wk_log_set_level(enum wk_log_level level);
 
 /* Parses "error", "warn", "info" or "debug". Returns 0 or -EINVAL. */
 int wk_log_level_parse(const char *s, enum wk_log_level *out);

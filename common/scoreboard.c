@@ -111,7 +111,8 @@ int wk_scoreboard_new(const struct wk_scoreboard_shape *shape, struct wk_scorebo
         return -ENOMEM;
     }
     /* Zeroed: every worker with no slot claimed, every seq even, every counter 0. */
-    sb->base = mmap(NULL, sb->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    sb->base = mmap(NULL, sb->len, PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (sb->base == MAP_FAILED) {
         free(sb);
         return -ENOMEM;

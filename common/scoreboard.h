@@ -34,8 +34,9 @@
  *   alignment cannot be stored.
  * - The mapping's size is workers * (slots * slot_size + listeners *
  *   counters_size + nproto * 8 + slots * 4) bytes plus a little; it is
- *   reserved when made (counted against the commit limit) but its pages are
- *   only touched as slots are first used, and a worker reuses its most
+ *   address space only (MAP_NORESERVE: not counted against the commit
+ *   limit), and its pages are touched as slots are first used: a worker
+ *   (a row) that never runs costs nothing, and a worker reuses its most
  *   recently released slot first, so what is touched follows the most
  *   connections a worker ever held, not `slots`.
  *
@@ -49,7 +50,7 @@
 #include <stdint.h>
 
 /* Bounds of a shape (wk_scoreboard_new() refuses anything outside them). */
-#define WK_SCOREBOARD_MAX_WORKERS       64 /* as WK_SUPERVISOR_MAX_WORKERS */
+#define WK_SCOREBOARD_MAX_WORKERS       128 /* as WK_SUPERVISOR_MAX_IDS */
 #define WK_SCOREBOARD_MAX_LISTENERS     1024
 #define WK_SCOREBOARD_MAX_SLOTS         (1u << 20) /* per worker */
 #define WK_SCOREBOARD_MAX_SLOT_SIZE     1024

@@ -74,7 +74,7 @@ static void on_accept(struct wk_listener *l, int fd, const struct sockaddr *peer
 void wk_server_conn_closed(struct wk_server *srv)
 {
     srv->open--;
-    if (srv->stopping) {
+    if (srv->stopping || srv->retiring) {
         if (srv->open == 0)
             wk_loop_stop(srv->loop);
         return;
@@ -136,13 +136,15 @@ static void on_stop_timer(struct wk_timer *t)
     wk_loop_stop(srv->loop);
 }
 
-static void on_stop_signal(struct wk_loop *loop, int signo, void *data)
+/* The graceful stop: no more accepting, every connection told. */
+static void stop(struct wk_server *srv, const char *why)
 {
-    struct wk_server *srv = data;
+    struct wk_loop *loop = srv->loop;
     if (srv->stopping)
         return;
     srv->stopping = true;
-    wk_log(WK_LOG_INFO, "stopping signal=%s open=%zu", signo == SIGINT ? "INT" : "TERM", srv->open);
+    wk_loop_timer_stop(loop, &srv->retire_timer);
+    wk_log(WK_LOG_INFO, "stopping %s open=%zu", why, srv->open);
     wk_server_stopping(srv);
     close_listeners(srv);
     each_conn(srv, shutdown_conn);
@@ -150,6 +152,42 @@ static void on_stop_signal(struct wk_loop *loop, int signo, void *data)
         wk_loop_stop(loop);
     else
         wk_loop_timer_after(loop, &srv->stop_timer, srv->cfg.shutdown_timeout_ms);
+}
+
+static void on_stop_signal(struct wk_loop *loop, int signo, void *data)
+{
+    WK_UNUSED(loop);
+    stop(data, signo == SIGINT ? "signal=INT" : "signal=TERM");
+}
+
+/* SIGQUIT, in a worker: a newer generation accepts now; finish what is open, then exit. */
+static void on_retire_signal(struct wk_loop *loop, int signo, void *data)
+{
+    struct wk_server *srv = data;
+    WK_UNUSED(signo);
+    if (srv->stopping || srv->retiring)
+        return;
+    srv->retiring = true;
+    wk_log(WK_LOG_INFO, "retiring worker=%u open=%zu", srv->worker, srv->open);
+    close_listeners(srv); /* the sockets stay open in the parent and the new workers */
+    if (srv->open == 0)
+        wk_loop_stop(loop);
+    else
+        wk_loop_timer_after(loop, &srv->retire_timer, srv->cfg.shutdown_timeout_ms);
+}
+
+static void on_retire_timer(struct wk_timer *t)
+{
+    stop(t->data, "retire-timeout");
+}
+
+/* SIGHUP sent to a worker: reloading is the parent's. */
+static void on_worker_hup(struct wk_loop *loop, int signo, void *data)
+{
+    WK_UNUSED(loop);
+    WK_UNUSED(signo);
+    WK_UNUSED(data);
+    wk_log(WK_LOG_WARN, "reload ignored: send SIGHUP to the parent, pid %d", (int)getppid());
 }
 
 void wk_server_reload(struct wk_server *srv)
@@ -162,8 +200,14 @@ void wk_server_reload(struct wk_server *srv)
     notified(srv, "reloading",
              wk_sdnotify_sendf(&srv->notify, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
                                usec));
-    if (srv->on_reload != NULL)
-        srv->on_reload(srv, srv->on_reload_arg);
+    char err[WK_ERR_LEN] = "", shown[WK_ERR_LEN * 2];
+    int rc = srv->on_reload != NULL ? srv->on_reload(srv, srv->on_reload_arg, err) : 0;
+    if (rc < 0) {
+        if (err[0] == '\0')
+            snprintf(err, sizeof err, "%s", strerror(-rc));
+        wk_log_escape_quoted(shown, sizeof shown, err, strlen(err));
+        wk_log(WK_LOG_ERROR, "reload error=\"%s\" config=unchanged", shown);
+    }
     notify_ready(srv);
 }
 
@@ -188,36 +232,13 @@ int wk_server_on_reload(struct wk_server *srv, wk_server_reload_fn *fn, void *ar
     return wk_loop_signal(srv->loop, SIGHUP, on_hup, srv);
 }
 
-/* Makes the listeners that served TLS with old serve new connections with new. */
+/* The listeners that served TLS with old serve with new (none when old is NULL). */
 static void swap_tls(struct wk_server *srv, struct wk_tls *old, struct wk_tls *new)
 {
-    for (size_t i = 0; i < srv->nlisteners; i++) {
+    for (size_t i = 0; old != NULL && i < srv->nlisteners; i++) {
         if (srv->listeners[i].tls == old)
             srv->listeners[i].tls = new;
     }
-}
-
-void wk_server_reload_tls(struct wk_server *srv, const struct wk_tls_config *tc,
-                          const char *const *alpn, size_t nalpn, struct wk_tls **tls)
-{
-    struct wk_tls *fresh;
-    char err[WK_ERR_LEN];
-    if (*tls == NULL) {
-        wk_log(WK_LOG_INFO, "reload tls=off");
-        return;
-    }
-    if (tc->self_signed) {
-        wk_log(WK_LOG_INFO, "reload tls=unchanged (self-signed)");
-        return;
-    }
-    if (wk_tls_setup(tc, alpn, nalpn, &fresh, err) < 0) {
-        wk_log(WK_LOG_ERROR, "reload error=\"%s\" tls=unchanged", err);
-        return;
-    }
-    swap_tls(srv, *tls, fresh);
-    wk_tls_free(*tls); /* freed once the connections that hold it close */
-    *tls = fresh;
-    wk_log(WK_LOG_INFO, "reload tls=new");
 }
 
 void wk_server_before_flush(struct wk_server *srv, wk_server_hook_fn *fn, void *arg)
@@ -285,6 +306,7 @@ int wk_server_init(struct wk_server *srv, const struct wk_server_config *cfg,
     raise_fd_limit();
     wk_timer_init(&srv->stop_timer, on_stop_timer, srv);
     wk_timer_init(&srv->resume_timer, on_resume_timer, srv);
+    wk_timer_init(&srv->retire_timer, on_retire_timer, srv);
     int rc = make_loop(srv, err);
     if (rc < 0)
         return rc;
@@ -308,8 +330,12 @@ int wk_server_worker(struct wk_server *srv, unsigned worker, char err[WK_ERR_LEN
     srv->loop = NULL;                /* the parent's, which the supervisor has let go of */
     wk_sdnotify_close(&srv->notify); /* only the parent speaks to the service manager */
     int rc = make_loop(srv, err);
-    if (rc == 0 && srv->on_reload != NULL)
-        rc = wk_server_on_reload(srv, srv->on_reload, srv->on_reload_arg);
+    if (rc == 0)
+        rc = wk_loop_signal(srv->loop, SIGHUP, on_worker_hup, srv);
+    if (rc == 0)
+        rc = wk_loop_signal(srv->loop, SIGQUIT, on_retire_signal, srv);
+    if (rc < 0 && err[0] == '\0')
+        snprintf(err, WK_ERR_LEN, "event loop setup: %s", strerror(-rc));
     for (size_t i = 0; rc == 0 && i < srv->nlisteners; i++)
         srv->listeners[i].exclusive = true; /* one worker woken per new connection */
     use_counters(srv, worker);
@@ -335,7 +361,7 @@ static void use_counters(struct wk_server *srv, unsigned w)
 static int make_board(struct wk_server *srv, char err[WK_ERR_LEN])
 {
     struct wk_scoreboard_shape shape = {
-        .workers = srv->cfg.workers ? srv->cfg.workers : 1,
+        .workers = WK_SUPERVISOR_MAX_IDS, /* room for a generation that retires */
         .listeners = (unsigned)srv->nlisteners,
         .slots = (unsigned)srv->cfg.max_conns,
         .nproto = WK_SERVER_COUNTERS,
@@ -616,21 +642,70 @@ static void parent_stop(struct wk_supervisor *s, void *arg)
     wk_server_stopping(arg);
 }
 
+/* Workers stop within the shutdown timeout; a little more, then they are killed. */
+static uint64_t stop_bound(const struct wk_server_config *cfg)
+{
+    return cfg->shutdown_timeout_ms + 5000;
+}
+
+int wk_server_renew(struct wk_server *srv, const struct wk_server_state *was,
+                    const struct wk_server_state *now, char err[WK_ERR_LEN])
+{
+    const struct wk_server_config *cfg = &now->cfg;
+    unsigned slots = wk_scoreboard_shape_of(srv->board)->slots;
+    if (srv->sup == NULL) {
+        snprintf(err, WK_ERR_LEN, "no workers to renew");
+        return -ENOTSUP;
+    }
+    if (cfg->max_conns > slots) {
+        snprintf(err, WK_ERR_LEN,
+                 "--max-connections %zu is above the %u this server started with: a restart "
+                 "raises it",
+                 cfg->max_conns, slots);
+        return -EINVAL;
+    }
+    int backlog = srv->cfg.backlog;
+    bool listen_default = srv->cfg.listen_default;
+    srv->cfg = *cfg;
+    srv->cfg.listen_default = listen_default;
+    srv->data = now->data;
+    swap_tls(srv, was->tls, now->tls);
+    /* A retiring worker serves on for the shutdown timeout, then stops within it again. */
+    uint64_t retire = cfg->shutdown_timeout_ms + stop_bound(cfg);
+    int rc = wk_supervisor_renew(srv->sup, cfg->workers ? cfg->workers : 1, stop_bound(cfg), retire,
+                                 err);
+    if (rc < 0) {
+        srv->cfg = was->cfg;
+        srv->cfg.listen_default = listen_default;
+        srv->data = was->data;
+        swap_tls(srv, now->tls, was->tls);
+        return rc;
+    }
+    wk_log_set_level(now->log_level);
+    for (size_t i = 0; i < srv->nlisteners && cfg->backlog != backlog; i++) {
+        struct wk_listener *l = &srv->listeners[i];
+        if (!l->inherited && l->fd >= 0 && listen(l->fd, cfg->backlog) < 0)
+            wk_log(WK_LOG_WARN, "listen addr=%s backlog=%d error=\"%s\"", l->name, cfg->backlog,
+                   strerror(errno));
+    }
+    return 0;
+}
+
 int wk_server_run_workers(struct wk_server *srv, unsigned n, wk_server_worker_fn *setup,
                           wk_server_worker_gone_fn *gone, void *arg, char err[WK_ERR_LEN])
 {
     struct workers w = {srv, setup, gone, arg};
     static const struct wk_supervisor_ops ops = {worker_main, worker_gone};
     struct wk_supervisor *sup;
-    /* Workers stop within the shutdown timeout; a little more, then they are killed. */
-    int rc =
-        wk_supervisor_start(srv->loop, n, srv->cfg.shutdown_timeout_ms + 5000, &ops, &w, &sup, err);
+    int rc = wk_supervisor_start(srv->loop, n, stop_bound(&srv->cfg), &ops, &w, &sup, err);
     if (rc < 0)
         return rc;
+    srv->sup = sup;
     wk_supervisor_on_hup(sup, parent_hup, srv);
     wk_supervisor_on_stop(sup, parent_stop, srv);
     notify_ready(srv);
     rc = wk_loop_run(srv->loop);
+    srv->sup = NULL;
     wk_supervisor_free(sup);
     if (rc < 0)
         snprintf(err, WK_ERR_LEN, "event loop: %s", strerror(-rc));

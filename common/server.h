@@ -5,6 +5,12 @@
  * SIGTERM and SIGINT stop accepting, give every connection on_shutdown, and
  * exit once all are closed or the shutdown timeout has passed.
  *
+ * With workers, SIGHUP is the parent's: it reads the configuration again
+ * and renews the workers (wk_server_renew()). A worker told to retire
+ * (SIGQUIT) stops accepting and sets srv->retiring (a protocol may then
+ * close each connection at its next pause), serves on for the shutdown
+ * timeout, then stops as on SIGTERM; it exits as soon as none is open.
+ *
  * Under a service manager (systemd), the server takes the listening sockets
  * passed to it (socket activation, LISTEN_FDS) and reports READY=1 once it
  * serves, RELOADING=1 around a SIGHUP reload and STOPPING=1 when a graceful
@@ -20,6 +26,7 @@
 #include "common/addr.h"
 #include "common/conn.h"
 #include "common/listener.h"
+#include "common/log.h"
 #include "common/loop.h"
 #include "common/sdnotify.h"
 
@@ -54,8 +61,12 @@ struct wk_tls;
  */
 typedef bool wk_server_hook_fn(struct wk_server *srv, void *arg);
 
-/* Called on SIGHUP: reread what can be reread (certificates) without closing anything. */
-typedef void wk_server_reload_fn(struct wk_server *srv, void *arg);
+/*
+ * Called on SIGHUP: read the configuration again and apply it without
+ * closing anything. Returns 0, or -errno with a message in err when nothing
+ * changed (wk_server_reload() logs it).
+ */
+typedef int wk_server_reload_fn(struct wk_server *srv, void *arg, char err[WK_ERR_LEN]);
 
 struct wk_server {
     struct wk_server_config cfg;
@@ -70,7 +81,10 @@ struct wk_server {
     struct wk_scoreboard *board; /* what every process of the server shows (wk_server_listen) */
     struct wk_conn *closed;      /* conns closed this turn, freed before sleeping */
     bool stopping;
+    bool retiring; /* a newer generation of workers took over */
     struct wk_timer stop_timer;
+    struct wk_timer retire_timer;    /* the end of a retiring worker's grace */
+    struct wk_supervisor *sup;       /* the parent's, while wk_server_run_workers() runs */
     struct wk_timer resume_timer;    /* retries accepting after hitting max_conns */
     wk_server_hook_fn *before_flush; /* the protocol's batched work, before output is written */
     void *before_flush_arg;
@@ -121,18 +135,28 @@ int wk_server_listen_text(struct wk_server *srv, char *const *plain, size_t npla
 /* Installs the SIGHUP handler (after wk_server_init). Returns 0 or -errno. */
 int wk_server_on_reload(struct wk_server *srv, wk_server_reload_fn *fn, void *arg);
 
-struct wk_tls_config;
+/* A configuration as wk_server_renew() sees it: the server's part of a protocol's state. */
+struct wk_server_state {
+    struct wk_server_config cfg;
+    void *data;         /* srv->data of the workers that serve it */
+    struct wk_tls *tls; /* the TLS listeners' context, or NULL */
+    enum wk_log_level log_level;
+};
 
 /*
- * What SIGHUP does for TLS, in every process of a server: a new context
- * from tc's certificate and key files (offering alpn) replaces *tls, for
- * the listeners that served with it and for what else uses *tls (STARTTLS);
- * open connections keep the old one. A self-signed certificate is kept: it
- * was made once, before the workers, and one made anew in each process would
- * differ between them. Broken files leave *tls as it was. Logs the outcome.
+ * In the parent of workers, from the reload function, with the protocol's
+ * new state made: takes now's cfg (cfg.workers processes; its
+ * listen_default is ignored) and data, makes the listeners that served with
+ * was->tls serve with now->tls, and starts a new generation of workers from
+ * the parent as it now is, then retires the old one (common/supervisor.h).
+ * Then the log level is now's, and a new backlog is applied to the
+ * listeners this process bound. Returns 0, or -errno with a message in err
+ * and nothing changed: -EINVAL when now's max_conns is above the
+ * scoreboard's slots (the max_conns of the start), -ENOTSUP without
+ * workers, or wk_supervisor_renew()'s error.
  */
-void wk_server_reload_tls(struct wk_server *srv, const struct wk_tls_config *tc,
-                          const char *const *alpn, size_t nalpn, struct wk_tls **tls);
+int wk_server_renew(struct wk_server *srv, const struct wk_server_state *was,
+                    const struct wk_server_state *now, char err[WK_ERR_LEN]);
 
 /*
  * Runs fn(srv, arg) before each turn's output is written, e.g. smtpd's group
@@ -142,8 +166,8 @@ void wk_server_before_flush(struct wk_server *srv, wk_server_hook_fn *fn, void *
 
 /*
  * In a worker process forked after wk_server_init() and wk_server_listen():
- * the worker's own loop (the parent's is not to be used), with the same
- * signals and reload function, and its listeners shared with the other
+ * the worker's own loop (the parent's is not to be used), with the stop
+ * signals and SIGQUIT (retire), and its listeners shared with the other
  * workers (each new connection wakes one). Only the parent notifies the
  * service manager. Returns 0 or -errno with a message in err.
  */
@@ -152,7 +176,7 @@ int wk_server_worker(struct wk_server *srv, unsigned worker, char err[WK_ERR_LEN
 /* For the parent of workers: READY=1 to the service manager (wk_server_run() does it itself). */
 void wk_server_ready(struct wk_server *srv);
 
-/* What SIGHUP does: RELOADING=1, the reload function, READY=1. */
+/* What SIGHUP does: RELOADING=1, the reload function (its error logged), READY=1. */
 void wk_server_reload(struct wk_server *srv);
 
 /* STOPPING=1 to the service manager (for a parent whose workers are stopping). */
@@ -168,7 +192,8 @@ typedef void wk_server_worker_gone_fn(struct wk_server *srv, unsigned worker, vo
  * Serves with n worker processes: forks them (common/supervisor.h) and
  * supervises them on srv's loop until a graceful stop has ended them all.
  * Each worker calls wk_server_worker(), then setup(), then serves. SIGHUP
- * reloads the parent (for workers started later) and every worker; the
+ * runs the reload function in the parent alone (wk_server_reload()), which
+ * renews the workers; a worker sent SIGHUP itself logs it and goes on. The
  * parent alone speaks to the service manager. Returns 0, or -errno with a
  * message in err.
  */

@@ -27,10 +27,12 @@
 struct worker {
     struct wk_supervisor *s;
     unsigned id;
+    unsigned gen;            /* its generation; 0: the id was never used */
     pid_t pid;               /* 0: not running */
     uint64_t started;        /* wk_clock_monotonic_ms() at the fork */
     uint64_t pause_ms;       /* the last pause before a restart; 0: none yet */
     struct wk_timer restart; /* armed while a restart waits */
+    struct wk_timer retire;  /* armed while it retires: SIGKILL when it fires */
 };
 
 struct wk_supervisor {
@@ -45,13 +47,20 @@ struct wk_supervisor {
     void *on_hup_arg;
     wk_supervisor_hup_fn *on_stop;
     void *on_stop_arg;
-    unsigned running;
-    unsigned n;
-    struct worker w[];
+    unsigned running; /* of every generation */
+    unsigned gen;     /* the current generation, from 1 */
+    unsigned n;       /* its workers */
+    struct worker w[WK_SUPERVISOR_MAX_IDS];
 };
 
-/* The signals passed on to the workers, which a new worker finds blocked. */
-static const int passed[] = {SIGHUP, SIGUSR1, SIGTERM, SIGINT};
+/* The worker serves in the current generation (running, or waiting to restart). */
+static bool current(const struct wk_supervisor *s, const struct worker *w)
+{
+    return w->gen == s->gen;
+}
+
+/* The signals the parent sends its workers, which a new worker finds blocked. */
+static const int passed[] = {SIGHUP, SIGUSR1, SIGTERM, SIGINT, SIGQUIT};
 
 static const char *signal_name(int signo)
 {
@@ -64,6 +73,8 @@ static const char *signal_name(int signo)
         return "TERM";
     case SIGINT:
         return "INT";
+    case SIGQUIT:
+        return "QUIT";
     default:
         return "?";
     }
@@ -177,7 +188,7 @@ static void on_restart(struct wk_timer *t)
 {
     struct worker *w = t->data;
     struct wk_supervisor *s = w->s;
-    if (s->stopping)
+    if (s->stopping || !current(s, w))
         return;
     int rc = spawn(s, w);
     if (rc < 0) {
@@ -200,14 +211,16 @@ static void gone(struct wk_supervisor *s, struct worker *w, int status)
 {
     pid_t pid = w->pid;
     char how[96];
+    bool retired = !current(s, w);
     describe(status, how, sizeof how);
     w->pid = 0;
     s->running--;
-    wk_log(s->stopping ? WK_LOG_INFO : WK_LOG_WARN, "worker id=%u pid=%d exit %s", w->id, (int)pid,
-           how);
+    wk_loop_timer_stop(s->loop, &w->retire);
+    wk_log(s->stopping || retired ? WK_LOG_INFO : WK_LOG_WARN, "worker id=%u pid=%d exit %s%s",
+           w->id, (int)pid, how, retired ? " retired" : "");
     if (s->ops.exited != NULL)
         s->ops.exited(w->id, pid, status, s->arg);
-    if (s->stopping) {
+    if (s->stopping || retired) {
         if (s->running == 0)
             finish(s);
         return;
@@ -227,7 +240,7 @@ static void on_child(struct wk_loop *loop, int signo, void *data)
     struct wk_supervisor *s = data;
     WK_UNUSED(loop);
     WK_UNUSED(signo);
-    for (unsigned i = 0; i < s->n; i++) {
+    for (unsigned i = 0; i < WK_SUPERVISOR_MAX_IDS; i++) {
         struct worker *w = &s->w[i];
         if (w->pid <= 0)
             continue;
@@ -247,19 +260,21 @@ static void on_child(struct wk_loop *loop, int signo, void *data)
 
 static void signal_all(struct wk_supervisor *s, int signo)
 {
-    for (unsigned i = 0; i < s->n; i++) {
+    for (unsigned i = 0; i < WK_SUPERVISOR_MAX_IDS; i++) {
         if (s->w[i].pid > 0)
             kill(s->w[i].pid, signo);
     }
 }
 
-/* SIGHUP and SIGUSR1: the parent's own hook, then every worker. */
+/* SIGHUP: the parent's own hook, or else every worker; SIGUSR1: every worker. */
 static void on_pass(struct wk_loop *loop, int signo, void *data)
 {
     struct wk_supervisor *s = data;
     WK_UNUSED(loop);
-    if (signo == SIGHUP && s->on_hup != NULL)
+    if (signo == SIGHUP && s->on_hup != NULL) {
         s->on_hup(s, s->on_hup_arg);
+        return;
+    }
     wk_log(WK_LOG_INFO, "forward signal=%s workers=%u", signal_name(signo), s->running);
     signal_all(s, signo);
 }
@@ -268,7 +283,7 @@ static void on_stop_timer(struct wk_timer *t)
 {
     struct wk_supervisor *s = t->data;
     wk_log(WK_LOG_WARN, "stop-timeout workers=%u", s->running);
-    for (unsigned i = 0; i < s->n; i++) {
+    for (unsigned i = 0; i < WK_SUPERVISOR_MAX_IDS; i++) {
         if (s->w[i].pid > 0)
             wk_log(WK_LOG_WARN, "worker id=%u pid=%d kill", i, (int)s->w[i].pid);
     }
@@ -288,7 +303,7 @@ static void on_stop(struct wk_loop *loop, int signo, void *data)
     wk_log(WK_LOG_INFO, "stopping signal=%s workers=%u", signal_name(signo), s->running);
     if (s->on_stop != NULL)
         s->on_stop(s, s->on_stop_arg);
-    for (unsigned i = 0; i < s->n; i++)
+    for (unsigned i = 0; i < WK_SUPERVISOR_MAX_IDS; i++)
         wk_loop_timer_stop(loop, &s->w[i].restart);
     signal_all(s, signo);
     if (s->running == 0)
@@ -297,23 +312,102 @@ static void on_stop(struct wk_loop *loop, int signo, void *data)
         wk_loop_timer_after(loop, &s->stop_timer, s->stop_timeout_ms);
 }
 
-/* SIGKILLs and reaps every worker still running, blocking until each is gone. */
+/* SIGKILLs and reaps worker w, blocking until it is gone. Returns its status. */
+static int kill_now(struct wk_supervisor *s, struct worker *w)
+{
+    kill(w->pid, SIGKILL);
+    int status = STATUS_UNKNOWN;
+    while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    char how[96];
+    describe(status, how, sizeof how);
+    wk_log(WK_LOG_INFO, "worker id=%u pid=%d exit %s", w->id, (int)w->pid, how);
+    w->pid = 0;
+    s->running--;
+    return status;
+}
+
+/* SIGKILLs and reaps every worker still running. */
 static void kill_all(struct wk_supervisor *s)
 {
-    for (unsigned i = 0; i < s->n; i++) {
+    for (unsigned i = 0; i < WK_SUPERVISOR_MAX_IDS; i++) {
+        if (s->w[i].pid > 0)
+            kill_now(s, &s->w[i]);
+    }
+}
+
+/* A retiring worker outlived its bound. */
+static void on_retire_timeout(struct wk_timer *t)
+{
+    struct worker *w = t->data;
+    if (w->pid <= 0)
+        return;
+    wk_log(WK_LOG_WARN, "worker id=%u pid=%d retire-timeout kill", w->id, (int)w->pid);
+    kill(w->pid, SIGKILL); /* reaped when its SIGCHLD comes */
+}
+
+int wk_supervisor_renew(struct wk_supervisor *s, unsigned n, uint64_t stop_timeout_ms,
+                        uint64_t retire_timeout_ms, char err[WK_ERR_LEN])
+{
+    unsigned pick[WK_SUPERVISOR_MAX_WORKERS], k = 0;
+    if (s->stopping) {
+        snprintf(err, WK_ERR_LEN, "workers: the server is stopping");
+        return -ECANCELED;
+    }
+    if (n == 0 || n > WK_SUPERVISOR_MAX_WORKERS) {
+        snprintf(err, WK_ERR_LEN, "workers: %u is out of range 1..%d", n,
+                 WK_SUPERVISOR_MAX_WORKERS);
+        return -EINVAL;
+    }
+    for (unsigned i = 0; i < WK_SUPERVISOR_MAX_IDS && k < n; i++) {
+        if (!current(s, &s->w[i]) && s->w[i].pid == 0)
+            pick[k++] = i;
+    }
+    if (k < n) {
+        snprintf(err, WK_ERR_LEN,
+                 "workers: %u more are needed, but the workers of earlier generations are still "
+                 "finishing their connections",
+                 n - k);
+        return -EBUSY;
+    }
+    unsigned old = s->gen++;
+    for (unsigned j = 0; j < n; j++) {
+        struct worker *w = &s->w[pick[j]];
+        w->gen = s->gen;
+        w->pause_ms = 0;
+        int rc = spawn(s, w);
+        if (rc == 0)
+            continue;
+        snprintf(err, WK_ERR_LEN, "workers: fork of worker %u: %s", w->id, strerror(-rc));
+        for (unsigned i = 0; i <= j; i++) { /* the old generation serves on */
+            struct worker *v = &s->w[pick[i]];
+            v->gen = 0;
+            if (v->pid <= 0)
+                continue;
+            pid_t pid = v->pid;
+            int status = kill_now(s, v);
+            if (s->ops.exited != NULL)
+                s->ops.exited(v->id, pid, status, s->arg);
+        }
+        s->gen = old;
+        return rc;
+    }
+    for (unsigned i = 0; i < WK_SUPERVISOR_MAX_IDS; i++) {
         struct worker *w = &s->w[i];
+        if (w->gen != old)
+            continue;
+        wk_loop_timer_stop(s->loop, &w->restart); /* one waiting to restart is simply gone */
         if (w->pid <= 0)
             continue;
-        kill(w->pid, SIGKILL);
-        int status = STATUS_UNKNOWN;
-        while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
-            ;
-        char how[96];
-        describe(status, how, sizeof how);
-        wk_log(WK_LOG_INFO, "worker id=%u pid=%d exit %s", w->id, (int)w->pid, how);
-        w->pid = 0;
-        s->running--;
+        wk_log(WK_LOG_INFO, "worker id=%u pid=%d retire", w->id, (int)w->pid);
+        kill(w->pid, SIGQUIT);
+        if (retire_timeout_ms > 0)
+            wk_loop_timer_after(s->loop, &w->retire, retire_timeout_ms);
     }
+    s->n = n;
+    s->stop_timeout_ms = stop_timeout_ms;
+    wk_log(WK_LOG_INFO, "generation=%u workers=%u", s->gen, n);
+    return 0;
 }
 
 static int add_signals(struct wk_supervisor *s)
@@ -350,7 +444,7 @@ int wk_supervisor_start(struct wk_loop *loop, unsigned n, uint64_t stop_timeout_
         snprintf(err, WK_ERR_LEN, "workers: no worker function");
         return -EINVAL;
     }
-    struct wk_supervisor *s = calloc(1, sizeof *s + n * sizeof s->w[0]);
+    struct wk_supervisor *s = calloc(1, sizeof *s);
     if (s == NULL) {
         snprintf(err, WK_ERR_LEN, "workers: out of memory");
         return -ENOMEM;
@@ -360,11 +454,13 @@ int wk_supervisor_start(struct wk_loop *loop, unsigned n, uint64_t stop_timeout_
                                 .arg = arg,
                                 .self = getpid(),
                                 .stop_timeout_ms = stop_timeout_ms,
+                                .gen = 1,
                                 .n = n};
     wk_timer_init(&s->stop_timer, on_stop_timer, s);
-    for (unsigned i = 0; i < n; i++) {
-        s->w[i] = (struct worker){.s = s, .id = i};
+    for (unsigned i = 0; i < WK_SUPERVISOR_MAX_IDS; i++) {
+        s->w[i] = (struct worker){.s = s, .id = i, .gen = i < n ? 1 : 0};
         wk_timer_init(&s->w[i].restart, on_restart, &s->w[i]);
+        wk_timer_init(&s->w[i].retire, on_retire_timeout, &s->w[i]);
     }
     /* Before any fork: a worker that dies at once must find SIGCHLD already taken. */
     int rc = add_signals(s);
@@ -389,7 +485,17 @@ fail:
 
 pid_t wk_supervisor_pid(const struct wk_supervisor *s, unsigned id)
 {
-    return id < s->n ? s->w[id].pid : 0;
+    return id < WK_SUPERVISOR_MAX_IDS ? s->w[id].pid : 0;
+}
+
+unsigned wk_supervisor_generation(const struct wk_supervisor *s)
+{
+    return s->gen;
+}
+
+bool wk_supervisor_current(const struct wk_supervisor *s, unsigned id)
+{
+    return id < WK_SUPERVISOR_MAX_IDS && current(s, &s->w[id]);
 }
 
 unsigned wk_supervisor_running(const struct wk_supervisor *s)
@@ -429,8 +535,10 @@ void wk_supervisor_free(struct wk_supervisor *s)
     if (s == NULL)
         return;
     kill_all(s);
-    for (unsigned i = 0; i < s->n; i++)
+    for (unsigned i = 0; i < WK_SUPERVISOR_MAX_IDS; i++) {
         wk_loop_timer_stop(s->loop, &s->w[i].restart);
+        wk_loop_timer_stop(s->loop, &s->w[i].retire);
+    }
     wk_loop_timer_stop(s->loop, &s->stop_timer);
     free(s);
 }

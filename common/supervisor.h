@@ -7,6 +7,14 @@
  * every worker, and on SIGTERM or SIGINT stops them all, SIGKILLing those
  * still running after a bound, then stops the parent's loop.
  *
+ * Generations: wk_supervisor_renew() starts a new set of workers (forked
+ * from the parent as it is then, e.g. with a configuration read again) and
+ * asks the ones before to retire with SIGQUIT: they stop accepting, finish
+ * their connections and exit, and are not restarted. Worker ids go from 0 to
+ * WK_SUPERVISOR_MAX_IDS - 1: a new generation takes ids no running worker
+ * holds, so that what is kept per id (a scoreboard row) is never shared by
+ * two processes at once.
+ *
  * Owns the worker table, its timers, and the signal callbacks it adds to the
  * parent's loop (SIGCHLD, SIGHUP, SIGUSR1, SIGTERM, SIGINT: five of the
  * loop's eight). Does not own the loop, the listening sockets or whatever
@@ -18,7 +26,7 @@
  *     (wk_loop_free(), which closes the child's references to the parent's
  *     epoll fd and signalfd), and so was the child's copy of the supervisor;
  *     neither may be used. Every other inherited fd stays open;
- *   - SIGHUP, SIGUSR1, SIGTERM and SIGINT are blocked and have their default
+ *   - SIGHUP, SIGUSR1, SIGTERM, SIGINT and SIGQUIT are blocked and have their default
  *     dispositions; every other signal is unblocked. A signal the parent
  *     passed on before the worker was ready waits, pending: a worker whose
  *     own loop takes these signals through wk_loop_signal() (as wk_server
@@ -48,8 +56,11 @@
 #include "common/loop.h"
 #include "common/wk.h"
 
-/* Most workers one supervisor runs. */
+/* Most workers of one generation. */
 #define WK_SUPERVISOR_MAX_WORKERS 64
+
+/* Worker ids: room for two whole generations, the one serving and the one retiring. */
+#define WK_SUPERVISOR_MAX_IDS (2 * WK_SUPERVISOR_MAX_WORKERS)
 
 /* The pause before restarting a worker that exited: the first, and the most. */
 #define WK_SUPERVISOR_BACKOFF_MIN_MS 100
@@ -98,9 +109,9 @@ struct wk_supervisor_ops {
  *     WK_SUPERVISOR_YOUNG_MS of its start. Any exit outside a stop, status 0
  *     included, is unexpected and restarts. Only this supervisor's own
  *     children are reaped (by pid), never other children of the process;
- *   - SIGHUP runs the hook set with wk_supervisor_on_hup(), then goes to
- *     every running worker; SIGUSR1 goes to every running worker ("forward
- *     signal=HUP workers=2");
+ *   - SIGHUP runs the hook set with wk_supervisor_on_hup() (which may renew
+ *     the workers); with no hook, it goes to every running worker. SIGUSR1
+ *     goes to every running worker ("forward signal=USR1 workers=2");
  *   - the first SIGTERM or SIGINT begins the stop ("stopping signal=TERM
  *     workers=2"): pending restarts are cancelled, the signal goes to every
  *     running worker, later ones are ignored. Workers still running after
@@ -123,13 +134,40 @@ int wk_supervisor_start(struct wk_loop *loop, unsigned n, uint64_t stop_timeout_
                         const struct wk_supervisor_ops *ops, void *arg, struct wk_supervisor **out,
                         char err[WK_ERR_LEN]);
 
+/*
+ * Starts a new generation of n workers (1..WK_SUPERVISOR_MAX_WORKERS) on
+ * ids that no running worker holds ("worker id=2 pid=130 start"), forked
+ * from the parent as it is now, and then sends SIGQUIT to every worker of
+ * the generation before ("worker id=0 pid=123 retire"). Those are not
+ * restarted when they exit ("worker id=0 pid=123 exit status=0 retired"),
+ * and get SIGKILL if still running after retire_timeout_ms (0: no bound);
+ * one that was waiting to restart is simply gone. ops->exited is called for
+ * them as for any worker. The workers a restart brings back from then on
+ * belong to the new generation. stop_timeout_ms replaces the bound given to
+ * wk_supervisor_start(). Logs "generation=2 workers=n".
+ *
+ * Returns 0, or -errno with a message in err, the old generation serving
+ * on: -ECANCELED during a stop, -EINVAL for a bad n, -EBUSY when fewer than
+ * n ids are free (earlier generations are still finishing), or fork()'s
+ * error (the new workers already forked are SIGKILLed and reaped, with
+ * ops->exited).
+ */
+int wk_supervisor_renew(struct wk_supervisor *s, unsigned n, uint64_t stop_timeout_ms,
+                        uint64_t retire_timeout_ms, char err[WK_ERR_LEN]);
+
+/* The current generation: 1 at the start, one more with each renewal. */
+unsigned wk_supervisor_generation(const struct wk_supervisor *s);
+
+/* True when id belongs to the current generation (running, or waiting to restart). */
+bool wk_supervisor_current(const struct wk_supervisor *s, unsigned id);
+
 /* The default number of workers: the CPUs this process may run on, at most the maximum. */
 unsigned wk_supervisor_default_workers(void);
 
-/* The pid of worker id, or 0 when it is not running (or id is out of range). */
+/* The pid of worker id (any generation), or 0 when it is not running (or id is out of range). */
 pid_t wk_supervisor_pid(const struct wk_supervisor *s, unsigned id);
 
-/* How many workers are running now (started and not yet reaped). */
+/* How many workers are running now (started and not yet reaped), of every generation. */
 unsigned wk_supervisor_running(const struct wk_supervisor *s);
 
 /* True once a stop began (SIGTERM or SIGINT). */

@@ -405,6 +405,12 @@ void *wk_tls_ssl_ctx(const struct wk_tls *t)
     return t->ctx;
 }
 
+struct wk_tls *wk_tls_ref(struct wk_tls *t)
+{
+    t->refs++;
+    return t;
+}
+
 void wk_tls_free(struct wk_tls *t)
 {
     if (t == NULL || --t->refs > 0)

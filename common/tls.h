@@ -57,6 +57,9 @@ void *wk_tls_ssl_ctx(const struct wk_tls *t);
  */
 void wk_tls_free(struct wk_tls *t);
 
+/* Another owner's hold on t (a reload that keeps the context), given up by wk_tls_free(). */
+struct wk_tls *wk_tls_ref(struct wk_tls *t);
+
 /* The TLS options both servers take. */
 struct wk_tls_config {
     const char *cert;

@@ -107,6 +107,16 @@ static void answered(struct wk_conn *c, struct http_conn *h, struct http_txn *t)
     http_accesslog_add(t->srv->alog, t);
 }
 
+/*
+ * The server is stopping, or this worker retiring (a newer generation
+ * serves the new configuration): each response closes its connection.
+ */
+static bool winding_down(struct wk_conn *c)
+{
+    const struct wk_server *srv = wk_conn_server(c);
+    return srv->stopping || srv->retiring;
+}
+
 /* Answers a complete request: status 0 serves it, another status refuses it. */
 static void answer(struct wk_conn *c, struct http_conn *h, int status, bool resumed)
 {
@@ -117,7 +127,7 @@ static void answer(struct wk_conn *c, struct http_conn *h, int status, bool resu
         .req = r,
         .data = wk_buf_data(wk_conn_in(c)),
         .head_only = r->parser.method == HTTP_HEAD,
-        .keep_alive = http_request_keep_alive(r) && !wk_conn_server(c)->stopping,
+        .keep_alive = http_request_keep_alive(r) && !winding_down(c),
         .resumed = resumed,
     };
     if (status != 0)
@@ -186,8 +196,10 @@ static bool complete(struct wk_conn *c, struct http_conn *h)
         wk_buf_reset(wk_conn_in(c)); /* requests behind a stream are never answered */
         return false;
     }
-    if (!h->keep_alive || wk_conn_server(c)->stopping) {
-        wk_conn_finish(c, h->keep_alive ? "shutdown" : "close");
+    if (!h->keep_alive || winding_down(c)) {
+        wk_conn_finish(c, !winding_down(c)              ? "close"
+                          : wk_conn_server(c)->stopping ? "shutdown"
+                                                        : "retire");
         return false;
     }
     enter_idle(c, h);

@@ -1,6 +1,8 @@
 /*
- * main.c: wellknown-httpd's options, startup and shutdown. Owns the
- * configuration and the server context for the life of the process.
+ * main.c: wellknown-httpd's options, startup, reload and shutdown. Owns the
+ * configuration and what is made from it (struct http_state): one at the
+ * start, and a new one on each SIGHUP, which a new generation of workers
+ * then serves.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -79,12 +81,19 @@ static void server_config(const struct http_config *cfg, struct wk_server_config
 /* What HTTPS offers in ALPN. */
 static const char *const http_alpn[] = {"http/1.1"};
 
-/* The TLS context (NULL when TLS is off) and the addresses HTTPS listens on. */
-static int setup_tls(const struct http_config *cfg, struct wk_tls **tls, struct wk_strlist *secure,
-                     char err[WK_ERR_LEN])
+/*
+ * The TLS context (NULL when TLS is off) and the addresses HTTPS listens on.
+ * A self-signed certificate is made once: a reload keeps the one before (was).
+ */
+static int setup_tls(const struct http_config *cfg, struct wk_tls *was, struct wk_tls **tls,
+                     struct wk_strlist *secure, char err[WK_ERR_LEN])
 {
     static char *default_tls_listen[] = {"[::]:443"};
-    int rc = wk_tls_setup(&cfg->tls, http_alpn, 1, tls, err);
+    int rc = 0;
+    if (was != NULL && cfg->tls.self_signed)
+        *tls = wk_tls_ref(was);
+    else
+        rc = wk_tls_setup(&cfg->tls, http_alpn, 1, tls, err);
     *secure = cfg->tls_listen;
     if (rc == 0 && *tls == NULL && secure->n > 0) {
         snprintf(err, WK_ERR_LEN, "--tls-listen needs --cert and --key, or --self-signed");
@@ -93,13 +102,6 @@ static int setup_tls(const struct http_config *cfg, struct wk_tls **tls, struct 
     if (rc == 0 && *tls != NULL && secure->n == 0)
         *secure = (struct wk_strlist){default_tls_listen, 1};
     return rc;
-}
-
-/* SIGHUP: new certificates for new connections; open ones keep theirs. */
-static void reload(struct wk_server *srv, void *arg)
-{
-    struct http_server *hs = arg;
-    wk_server_reload_tls(srv, &hs->cfg->tls, http_alpn, 1, &hs->tls);
 }
 
 /* Who may see /-/: the private ranges, or the networks given. */
@@ -121,18 +123,171 @@ static int dashboard_config(const struct http_config *cfg, struct http_dashboard
     return 0;
 }
 
-/* The parent's part: names for the socket view, and httpd's status socket. */
-static int open_status(struct http_server *hs, struct wk_server *srv, struct wk_status_server *self,
-                       struct wk_status **status, char err[WK_ERR_LEN])
+/* One reading of the configuration, and what is made from it for the workers to serve. */
+struct http_state {
+    struct wk_server_state base; /* what the server needs of it */
+    struct http_config cfg;
+    struct wk_option opts[28];
+    char rootbuf[PATH_MAX];
+    const char *probe;
+    struct wk_strlist listen, secure; /* the addresses, defaults filled in */
+    struct http_server hs;
+    struct http_dashboard_config dc;
+};
+
+/* A state with the defaults and the option table that writes into it; NULL when out of memory. */
+static struct http_state *state_new(void)
 {
-    const struct http_config *cfg = hs->cfg;
+    struct http_state *st = calloc(1, sizeof *st);
+    if (st == NULL)
+        return NULL;
+    struct http_config *cfg = &st->cfg;
+    *cfg = (struct http_config){
+        .root = default_root(st->rootbuf, sizeof st->rootbuf),
+        .access_log = "-",
+        .log_level = "info",
+        .max_size = 1024 * 1024,
+        .max_request_line = 8 * 1024,
+        .max_header_size = 16 * 1024,
+        .max_headers = 100,
+        .max_connections = 10000,
+        .backlog = 511,
+        .idle_timeout = 60 * SECOND,
+        .header_timeout = 10 * SECOND,
+        .body_timeout = 30 * SECOND,
+        .send_timeout = 30 * SECOND,
+        .shutdown_timeout = 10 * SECOND,
+        .tls.handshake_timeout = 10 * SECOND,
+        .status_socket = "./var/run/wellknown-httpd.sock",
+        .workers = 0, /* one per CPU */
+        .smtpd_status = "./var/run/wellknown-smtpd.sock",
+    };
+    const struct wk_option opts[] = {
+        {"listen", WK_OPT_LIST, &cfg->listen, "ADDR",
+         "listen on ADDR, repeatable (default: [::]:80)", 0, 0, false},
+        {"tls-listen", WK_OPT_LIST, &cfg->tls_listen, "ADDR",
+         "serve HTTPS on ADDR, repeatable (default: [::]:443 when TLS is on)", 0, 0, false},
+        {"root", WK_OPT_STRING, &cfg->root, "DIR", "serve files from DIR", 0, 0, false},
+        {"access-log", WK_OPT_STRING, &cfg->access_log, "FILE",
+         "access log: a file, - (stdout) or off", 0, 0, false},
+        {"max-size", WK_OPT_SIZE, &cfg->max_size, "BYTES", "largest request body (413 beyond)", 0,
+         0, false},
+        {"max-request-line", WK_OPT_SIZE, &cfg->max_request_line, "BYTES",
+         "longest request line (414 beyond)", 64, 1 << 20, false},
+        {"max-header-size", WK_OPT_SIZE, &cfg->max_header_size, "BYTES",
+         "largest header block (431 beyond)", 256, 1 << 20, false},
+        {"max-headers", WK_OPT_UINT, &cfg->max_headers, "N",
+         "most header fields in a request (431 beyond)", 1, 10000, false},
+        {"max-connections", WK_OPT_UINT, &cfg->max_connections, "N",
+         "open connections before accepting pauses", 1, 10000000, false},
+        {"backlog", WK_OPT_UINT, &cfg->backlog, "N", "listen backlog", 1, 65535, false},
+        {"idle-timeout", WK_OPT_DURATION, &cfg->idle_timeout, "DUR",
+         "close a keep-alive connection idle this long", 1, 0, false},
+        {"header-timeout", WK_OPT_DURATION, &cfg->header_timeout, "DUR",
+         "time to send a whole request head (408 beyond)", 1, 0, false},
+        {"body-timeout", WK_OPT_DURATION, &cfg->body_timeout, "DUR",
+         "longest pause while sending a body", 1, 0, false},
+        {"send-timeout", WK_OPT_DURATION, &cfg->send_timeout, "DUR",
+         "longest pause of a client reading a response", 1, 0, false},
+        {"shutdown-timeout", WK_OPT_DURATION, &cfg->shutdown_timeout, "DUR",
+         "on SIGTERM, time given to responses in flight", 0, 0, false},
+        WK_TLS_OPTIONS(&cfg->tls),
+        {"dashboard-allow", WK_OPT_LIST, &cfg->dashboard_allow, "CIDR",
+         "who may see /-/, repeatable (default: loopback and private networks)", 0, 0, false},
+        {"no-dashboard", WK_OPT_FLAG, &cfg->no_dashboard, NULL,
+         "no routes under /-/ (they are files like any other)", 0, 0, false},
+        {"probe", WK_OPT_STRING, &st->probe, "ADDR",
+         "health check: ask the server at ADDR for /-/healthy and exit 0 if healthy", 0, 0, false},
+        {"workers", WK_OPT_UINT, &cfg->workers, "N",
+         "worker processes, each accepting and serving; 0: one per CPU", 0,
+         WK_SUPERVISOR_MAX_WORKERS, false},
+        {"user", WK_OPT_STRING, &cfg->user, "NAME",
+         "after binding and reading keys as root, run as NAME", 0, 0, false},
+        {"status-socket", WK_OPT_STRING, &cfg->status_socket, "PATH",
+         "answer the socket view and metrics on this local socket, or off", 0, 0, false},
+        {"smtpd-status", WK_OPT_STRING, &cfg->smtpd_status, "PATH",
+         "smtpd's status socket, for its part of the socket view, or off", 0, 0, false},
+        {"log-level", WK_OPT_STRING, &cfg->log_level, "LEVEL", "error, warn, info or debug", 0, 0,
+         false},
+    };
+    _Static_assert(WK_ARRAY_LEN(opts) == WK_ARRAY_LEN(st->opts), "the option table's size");
+    memcpy(st->opts, opts, sizeof opts);
+    st->hs = (struct http_server){.cfg = cfg, .root_fd = -1};
+    return st;
+}
+
+/*
+ * Makes what the configuration asks for: the TLS context (keeping was's
+ * self-signed one), the listen addresses, who may see the dashboard, the
+ * docroot; and unless check_only, the file cache and the access log.
+ */
+static int state_make(struct http_state *st, struct wk_tls *was, bool check_only,
+                      char err[WK_ERR_LEN])
+{
+    static char *default_listen[] = {"[::]:80"};
+    struct http_config *cfg = &st->cfg;
+    struct http_server *hs = &st->hs;
+    st->listen = cfg->listen.n ? cfg->listen : (struct wk_strlist){default_listen, 1};
+    int rc = setup_tls(cfg, was, &hs->tls, &st->secure, err);
+    if (rc == 0)
+        rc = dashboard_config(cfg, &st->dc, err);
+    if (rc == 0) {
+        struct wk_addr *addrs = NULL; /* checked here; bound later, at the start */
+        rc = wk_addr_parse_all(st->listen.v, st->listen.n, &addrs, err);
+        free(addrs);
+        addrs = NULL;
+        if (rc == 0)
+            rc = wk_addr_parse_all(st->secure.v, st->secure.n, &addrs, err);
+        free(addrs);
+    }
+    if (rc == 0)
+        rc = hs->root_fd = open_root(cfg->root, err);
+    if (rc < 0 || check_only)
+        return rc < 0 ? rc : 0;
+    if ((hs->files = http_filecache_new(hs->root_fd, FILECACHE_SLOTS, FILECACHE_TTL_MS)) == NULL) {
+        snprintf(err, WK_ERR_LEN, "file cache: out of memory");
+        return -ENOMEM;
+    }
+    server_config(cfg, &st->base.cfg);
+    st->base.data = hs;
+    st->base.tls = hs->tls;
+    return http_accesslog_open(cfg->access_log, NULL, &hs->alog, err);
+}
+
+/* Frees st and what was made from it (open connections keep their TLS context). */
+static void state_free(struct http_state *st)
+{
+    if (st == NULL)
+        return;
+    http_accesslog_close(st->hs.alog);
+    http_filecache_free(st->hs.files);
+    wk_tls_free(st->hs.tls);
+    if (st->hs.root_fd >= 0)
+        close(st->hs.root_fd);
+    wk_config_free(st->opts, WK_ARRAY_LEN(st->opts));
+    free(st);
+}
+
+/* What the parent keeps for the workers and for reloads. */
+struct http_main {
+    struct http_state *st; /* what the current generation of workers serves */
+    int argc;
+    char **argv;
+    struct wk_status *status; /* the parent's: a worker lets go of its copy */
+};
+
+/* The parent's part: names for the socket view, and httpd's status socket. */
+static int open_status(struct http_main *m, struct wk_server *srv, struct wk_status_server *self,
+                       char err[WK_ERR_LEN])
+{
+    const struct http_config *cfg = &m->st->cfg;
     for (size_t i = 0; i < srv->nlisteners; i++)
         srv->listeners[i].service = srv->listeners[i].tls ? "https" : "http";
     if (strcmp(cfg->status_socket, "off") == 0)
         return 0;
     *self = (struct wk_status_server){srv, "httpd", http_dashboard_metrics, srv};
-    int rc =
-        wk_status_open(srv->loop, cfg->status_socket, wk_status_server_answer, self, status, err);
+    int rc = wk_status_open(srv->loop, cfg->status_socket, wk_status_server_answer, self,
+                            &m->status, err);
     if (rc == 0)
         wk_log(WK_LOG_INFO, "status path=%s", cfg->status_socket);
     return rc;
@@ -154,34 +309,27 @@ static void reopen_logs(struct wk_loop *loop, int signo, void *arg)
  * --user: what must stay the server's after it stops being root (the log
  * file, the status socket), then the switch itself.
  */
-static int become_user(struct http_server *hs, struct wk_status *status, const struct wk_user *user,
-                       char err[WK_ERR_LEN])
+static int become_user(struct http_main *m, const struct wk_user *user, char err[WK_ERR_LEN])
 {
-    int rc = http_accesslog_chown(hs->alog, user->uid, user->gid, err);
-    if (rc == 0 && status != NULL)
-        rc = wk_status_chown(status, user->uid, user->gid, err);
+    int rc = http_accesslog_chown(m->st->hs.alog, user->uid, user->gid, err);
+    if (rc == 0 && m->status != NULL)
+        rc = wk_status_chown(m->status, user->uid, user->gid, err);
     if (rc == 0)
         rc = wk_privdrop(user, err);
     return rc;
 }
-
-/* What a worker needs from the parent's startup. */
-struct http_main {
-    struct http_server *hs;
-    struct http_dashboard_config dc;
-    struct wk_status *status; /* the parent's: a worker lets go of its copy */
-};
 
 /* In each worker: its own loop's parts (the access log's writes, the dashboard, SIGUSR1). */
 static int http_worker(struct wk_server *srv, unsigned worker, void *arg, char err[WK_ERR_LEN])
 {
     (void)worker; /* its counters are found through srv */
     struct http_main *m = arg;
-    struct http_server *hs = m->hs;
+    struct http_server *hs = &m->st->hs;
     wk_status_forget(m->status);
     m->status = NULL;
     int rc = http_accesslog_attach(hs->alog, srv->loop);
-    if (rc == 0 && !hs->cfg->no_dashboard && (rc = http_dashboard_new(srv, &m->dc, &hs->dash)) < 0)
+    if (rc == 0 && !hs->cfg->no_dashboard &&
+        (rc = http_dashboard_new(srv, &m->st->dc, &hs->dash)) < 0)
         snprintf(err, WK_ERR_LEN, "dashboard: out of memory");
     if (rc == 0)
         rc = wk_loop_signal(srv->loop, SIGUSR1, reopen_logs, hs);
@@ -190,156 +338,113 @@ static int http_worker(struct wk_server *srv, unsigned worker, void *arg, char e
     return rc;
 }
 
-static int run(struct http_config *cfg, bool check_only, char err[WK_ERR_LEN])
+/* What only a restart changes. */
+static void fixed_of(const struct http_state *st, struct wk_config_fixed *f)
+{
+    *f = (struct wk_config_fixed){
+        {"listen", "tls-listen"}, {&st->listen, &st->secure}, 2, st->hs.tls != NULL, st->cfg.user,
+        st->cfg.status_socket};
+}
+
+/* The configuration read and made again, for a reload: 0, or -errno with a message in err. */
+static int state_remake(struct http_state *now, const struct http_main *m, char err[WK_ERR_LEN])
+{
+    const struct http_state *was = m->st;
+    struct wk_config_fixed a, b;
+    int rc = wk_config_reread(now->opts, WK_ARRAY_LEN(now->opts), m->argc, m->argv,
+                              &now->base.log_level, err);
+    if (rc == 0)
+        rc = state_make(now, was->cfg.tls.self_signed ? was->hs.tls : NULL, false, err);
+    fixed_of(was, &a);
+    fixed_of(now, &b);
+    return rc == 0 ? wk_config_keep_fixed(&a, &b, err) : rc;
+}
+
+/*
+ * SIGHUP, in the parent: the configuration is read and made again, then a
+ * new generation of workers serves it and the old one retires. Anything
+ * wrong leaves everything as it was.
+ */
+static int reload(struct wk_server *srv, void *arg, char err[WK_ERR_LEN])
+{
+    struct http_main *m = arg;
+    struct http_state *was = m->st, *now = state_new();
+    int rc = now ? state_remake(now, m, err) : -ENOMEM;
+    if (rc == 0) {
+        m->st = now; /* what the new workers start from */
+        rc = wk_server_renew(srv, &was->base, &now->base, err);
+    }
+    if (rc == 0)
+        wk_log(WK_LOG_INFO, "reload config=new root=%s workers=%u", now->cfg.root,
+               now->base.cfg.workers);
+    m->st = rc == 0 ? now : was;
+    state_free(rc == 0 ? was : now);
+    return rc;
+}
+
+static int run(struct http_main *m, bool check_only, char err[WK_ERR_LEN])
 {
     struct wk_user user;
     struct wk_status_server self;
-    struct http_server hs = {.cfg = cfg, .root_fd = -1};
-    struct http_main m = {.hs = &hs};
     struct wk_server srv = {0};
     struct wk_server_config sc;
-    struct wk_addr *addrs = NULL;
-    struct wk_strlist secure = {0};
-    static char *default_listen[] = {"[::]:80"};
-    struct wk_strlist listen = cfg->listen;
-    if (listen.n == 0)
-        listen = (struct wk_strlist){default_listen, 1};
+    const struct http_config *cfg = &m->st->cfg;
     int rc = cfg->user ? wk_user_lookup(cfg->user, &user, err) : 0;
     if (rc == 0)
-        rc = setup_tls(cfg, &hs.tls, &secure, err);
-    if (rc == 0)
-        rc = dashboard_config(cfg, &m.dc, err);
-    if (rc == 0 && check_only) { /* the addresses are parsed again when bound */
-        rc = wk_addr_parse_all(listen.v, listen.n, &addrs, err);
-        free(addrs);
-        addrs = NULL;
-        if (rc == 0)
-            rc = wk_addr_parse_all(secure.v, secure.n, &addrs, err);
-    }
-    if (rc == 0)
-        rc = hs.root_fd = open_root(cfg->root, err);
+        rc = state_make(m->st, NULL, check_only, err);
     if (rc < 0 || check_only)
         goto out;
-    server_config(cfg, &sc);
-    rc = wk_server_init(&srv, &sc, &http_conn_ops, &hs, err);
-    if (rc == 0 &&
-        (hs.files = http_filecache_new(hs.root_fd, FILECACHE_SLOTS, FILECACHE_TTL_MS)) == NULL) {
-        snprintf(err, WK_ERR_LEN, "file cache: out of memory");
-        rc = -ENOMEM;
-    }
-    if (rc == 0)
-        rc = http_accesslog_open(cfg->access_log, NULL, &hs.alog, err);
+    sc = m->st->base.cfg;
+    rc = wk_server_init(&srv, &sc, &http_conn_ops, &m->st->hs, err);
     if (rc == 0) /* before the listen lines: a SIGHUP from then on reloads, never kills */
-        rc = wk_server_on_reload(&srv, reload, &hs);
+        rc = wk_server_on_reload(&srv, reload, m);
     if (rc == 0)
-        rc = wk_server_listen_text(&srv, listen.v, listen.n, secure.v, secure.n, hs.tls, err);
+        rc = wk_server_listen_text(&srv, m->st->listen.v, m->st->listen.n, m->st->secure.v,
+                                   m->st->secure.n, m->st->hs.tls, err);
     if (rc == 0)
-        rc = open_status(&hs, &srv, &self, &m.status, err);
+        rc = open_status(m, &srv, &self, err);
     if (rc == 0 && cfg->user)
-        rc = become_user(&hs, m.status, &user, err);
+        rc = become_user(m, &user, err);
     if (rc < 0)
         goto out;
     wk_log(WK_LOG_INFO, "start pid=%d root=%s workers=%u version=%s", (int)getpid(), cfg->root,
            sc.workers, WK_VERSION);
-    rc = wk_server_run_workers(&srv, sc.workers, http_worker, NULL, &m, err);
+    rc = wk_server_run_workers(&srv, sc.workers, http_worker, NULL, m, err);
     wk_log(WK_LOG_INFO, "exit status=%d", rc < 0 ? 1 : 0);
 out:
-    wk_status_close(m.status);
-    wk_server_fini(&srv);
-    http_accesslog_close(hs.alog);
-    http_filecache_free(hs.files);
-    wk_tls_free(hs.tls); /* after the connections, which hold it too */
-    if (hs.root_fd >= 0)
-        close(hs.root_fd);
-    free(addrs);
+    wk_status_close(m->status);
+    wk_server_fini(&srv); /* before the state: its connections hold the TLS context */
     return rc;
 }
 
 int main(int argc, char **argv)
 {
-    char rootbuf[PATH_MAX], err[WK_ERR_LEN] = "";
-    struct http_config cfg = {
-        .root = default_root(rootbuf, sizeof rootbuf),
-        .access_log = "-",
-        .log_level = "info",
-        .max_size = 1024 * 1024,
-        .max_request_line = 8 * 1024,
-        .max_header_size = 16 * 1024,
-        .max_headers = 100,
-        .max_connections = 10000,
-        .backlog = 511,
-        .idle_timeout = 60 * SECOND,
-        .header_timeout = 10 * SECOND,
-        .body_timeout = 30 * SECOND,
-        .send_timeout = 30 * SECOND,
-        .shutdown_timeout = 10 * SECOND,
-        .tls.handshake_timeout = 10 * SECOND,
-        .status_socket = "./var/run/wellknown-httpd.sock",
-        .workers = 0, /* one per CPU */
-        .smtpd_status = "./var/run/wellknown-smtpd.sock",
-    };
-    const char *probe = NULL;
-    struct wk_option opts[] = {
-        {"listen", WK_OPT_LIST, &cfg.listen, "ADDR",
-         "listen on ADDR, repeatable (default: [::]:80)", 0, 0, false},
-        {"tls-listen", WK_OPT_LIST, &cfg.tls_listen, "ADDR",
-         "serve HTTPS on ADDR, repeatable (default: [::]:443 when TLS is on)", 0, 0, false},
-        {"root", WK_OPT_STRING, &cfg.root, "DIR", "serve files from DIR", 0, 0, false},
-        {"access-log", WK_OPT_STRING, &cfg.access_log, "FILE",
-         "access log: a file, - (stdout) or off", 0, 0, false},
-        {"max-size", WK_OPT_SIZE, &cfg.max_size, "BYTES", "largest request body (413 beyond)", 0, 0,
-         false},
-        {"max-request-line", WK_OPT_SIZE, &cfg.max_request_line, "BYTES",
-         "longest request line (414 beyond)", 64, 1 << 20, false},
-        {"max-header-size", WK_OPT_SIZE, &cfg.max_header_size, "BYTES",
-         "largest header block (431 beyond)", 256, 1 << 20, false},
-        {"max-headers", WK_OPT_UINT, &cfg.max_headers, "N",
-         "most header fields in a request (431 beyond)", 1, 10000, false},
-        {"max-connections", WK_OPT_UINT, &cfg.max_connections, "N",
-         "open connections before accepting pauses", 1, 10000000, false},
-        {"backlog", WK_OPT_UINT, &cfg.backlog, "N", "listen backlog", 1, 65535, false},
-        {"idle-timeout", WK_OPT_DURATION, &cfg.idle_timeout, "DUR",
-         "close a keep-alive connection idle this long", 1, 0, false},
-        {"header-timeout", WK_OPT_DURATION, &cfg.header_timeout, "DUR",
-         "time to send a whole request head (408 beyond)", 1, 0, false},
-        {"body-timeout", WK_OPT_DURATION, &cfg.body_timeout, "DUR",
-         "longest pause while sending a body", 1, 0, false},
-        {"send-timeout", WK_OPT_DURATION, &cfg.send_timeout, "DUR",
-         "longest pause of a client reading a response", 1, 0, false},
-        {"shutdown-timeout", WK_OPT_DURATION, &cfg.shutdown_timeout, "DUR",
-         "on SIGTERM, time given to responses in flight", 0, 0, false},
-        WK_TLS_OPTIONS(&cfg.tls),
-        {"dashboard-allow", WK_OPT_LIST, &cfg.dashboard_allow, "CIDR",
-         "who may see /-/, repeatable (default: loopback and private networks)", 0, 0, false},
-        {"no-dashboard", WK_OPT_FLAG, &cfg.no_dashboard, NULL,
-         "no routes under /-/ (they are files like any other)", 0, 0, false},
-        {"probe", WK_OPT_STRING, &probe, "ADDR",
-         "health check: ask the server at ADDR for /-/healthy and exit 0 if healthy", 0, 0, false},
-        {"workers", WK_OPT_UINT, &cfg.workers, "N",
-         "worker processes, each accepting and serving; 0: one per CPU", 0,
-         WK_SUPERVISOR_MAX_WORKERS, false},
-        {"user", WK_OPT_STRING, &cfg.user, "NAME",
-         "after binding and reading keys as root, run as NAME", 0, 0, false},
-        {"status-socket", WK_OPT_STRING, &cfg.status_socket, "PATH",
-         "answer the socket view and metrics on this local socket, or off", 0, 0, false},
-        {"smtpd-status", WK_OPT_STRING, &cfg.smtpd_status, "PATH",
-         "smtpd's status socket, for its part of the socket view, or off", 0, 0, false},
-        {"log-level", WK_OPT_STRING, &cfg.log_level, "LEVEL", "error, warn, info or debug", 0, 0,
-         false},
-    };
+    char err[WK_ERR_LEN] = "";
     static const struct wk_program prog = {
         "wellknown-httpd", "httpd", "A static HTTP/1.1 server that shows the sockets it accepts."};
+    struct http_main m = {.st = state_new(), .argc = argc, .argv = argv};
+    if (m.st == NULL) {
+        fprintf(stderr, "%s: out of memory\n", prog.name);
+        return 1;
+    }
+    struct wk_option *opts = m.st->opts;
+    size_t nopts = WK_ARRAY_LEN(m.st->opts);
     enum wk_config_action action;
-    int status;
-    if (wk_config_start(&prog, opts, WK_ARRAY_LEN(opts), argc, argv, &action, &status))
+    int status, rc;
+    if (wk_config_start(&prog, opts, nopts, argc, argv, &action, &status)) {
+        state_free(m.st);
         return status;
-    if (probe != NULL) { /* a health check of a running server, not a server */
+    }
+    if (m.st->probe != NULL) { /* a health check of a running server, not a server */
         static const struct wk_probe healthy = {
             "GET /-/healthy HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
             "HTTP/1.1 200 ", NULL};
-        int rc = wk_probe_run(probe, &healthy, 5000, err);
-        return wk_config_finish(&prog, opts, WK_ARRAY_LEN(opts), action, rc, err);
+        rc = wk_probe_run(m.st->probe, &healthy, 5000, err);
+    } else {
+        rc = run(&m, action == WK_CONFIG_CHECK, err);
     }
-    int rc = run(&cfg, action == WK_CONFIG_CHECK, err);
-    return wk_config_finish(&prog, opts, WK_ARRAY_LEN(opts), action, rc, err);
+    /* A reload may have replaced the state. */
+    status = wk_config_finish(&prog, m.st->opts, nopts, action, rc, err);
+    state_free(m.st);
+    return status;
 }

@@ -1,6 +1,8 @@
 /*
- * main.c: wellknown-smtpd's options, startup and shutdown. Owns the
- * configuration and the server context for the life of the process.
+ * main.c: wellknown-smtpd's options, startup, reload and shutdown. Owns the
+ * configuration and what is made from it (struct smtp_state): one at the
+ * start, and a new one on each SIGHUP, which a new generation of workers
+ * then serves; and the per-client table, which all generations share.
  */
 #include <errno.h>
 #include <limits.h>
@@ -128,188 +130,27 @@ static void name_services(struct wk_server *srv, size_t nplain, size_t nsubmissi
                                                                : "smtp";
 }
 
-/* SIGHUP: new certificates for new sessions (and STARTTLS); open ones keep theirs. */
-static void reload(struct wk_server *srv, void *arg)
-{
-    struct smtp_server *ss = arg;
-    wk_server_reload_tls(srv, &ss->cfg->tls, NULL, 0, &ss->tls);
-}
-
-/* Every hour: tmp/ files left by a crash go (the Maildir rule of 36 hours). */
-#define SWEEP_EVERY_MS (3600 * SECOND)
-
-static void sweep(struct smtp_server *ss, time_t now)
-{
-    ssize_t n = smtp_maildir_sweep(ss->maildir, now);
-    if (n < 0)
-        wk_log(WK_LOG_WARN, "maildir sweep error=\"%s\"", strerror((int)-n));
-    else if (n > 0)
-        wk_log(WK_LOG_INFO, "maildir sweep removed=%zd stale-after=36h", n);
-}
-
-static void on_sweep_timer(struct wk_timer *t)
-{
-    struct smtp_server *ss = t->data;
-    sweep(ss, time(NULL));
-    wk_loop_timer_after(ss->loop, t, SWEEP_EVERY_MS);
-}
-
-/* SIGUSR1 asks servers to reopen their log files; smtpd writes only to standard error. */
-static void reopen_logs(struct wk_loop *loop, int signo, void *arg)
-{
-    (void)loop, (void)signo, (void)arg;
-    wk_log(WK_LOG_INFO, "reopen: the log is standard error, nothing to reopen");
-}
-
-/*
- * --user: what must stay the server's after it stops being root (the mail
- * store it made, the status socket), the switch, then a check that the
- * store is still writable.
- */
-static int become_user(struct smtp_server *ss, struct wk_status *status, const struct wk_user *user,
-                       char err[WK_ERR_LEN])
-{
-    int rc = smtp_maildir_give(ss->maildir, user->uid, user->gid, err);
-    if (rc == 0 && status != NULL)
-        rc = wk_status_chown(status, user->uid, user->gid, err);
-    if (rc == 0)
-        rc = wk_privdrop(user, err);
-    if (rc == 0)
-        rc = smtp_maildir_check(ss->maildir, ss->cfg->maildir, err);
-    return rc;
-}
-
-/* What a worker needs from the parent's startup. */
-struct smtp_main {
-    struct smtp_server *ss;
-    struct wk_status *status; /* the parent's: a worker lets go of its copy */
+/* One reading of the configuration, and what is made from it for the workers to serve. */
+struct smtp_state {
+    struct wk_server_state base; /* what the server needs of it */
+    struct smtp_config cfg;
+    struct wk_option opts[26];
+    const char *probe;
+    char host[256];                               /* the host name, the default --hostname */
+    char *default_domains[2];                     /* the host name and localhost */
+    struct wk_strlist listen, secure, submission; /* the addresses, defaults filled in */
+    char **plain; /* listen then submission: plain listeners, in that order */
+    struct smtp_server ss;
 };
 
-/* In each worker: its counters, its part of the per-client table, SIGUSR1. */
-static int smtp_worker(struct wk_server *srv, unsigned worker, void *arg, char err[WK_ERR_LEN])
+/* A state with the defaults and the option table that writes into it; NULL when out of memory. */
+static struct smtp_state *state_new(void)
 {
-    struct smtp_main *m = arg;
-    struct smtp_server *ss = m->ss;
-    wk_status_forget(m->status);
-    m->status = NULL;
-    ss->loop = NULL; /* the sweep is the parent's */
-    int rc = smtp_clients_set_worker(ss->clients, worker);
-    if (rc == 0)
-        rc = wk_loop_signal(srv->loop, SIGUSR1, reopen_logs, NULL);
-    if (rc < 0)
-        snprintf(err, WK_ERR_LEN, "worker setup: %s", strerror(-rc));
-    return rc;
-}
-
-/* In the parent: a worker is gone; the sessions it counted per client are no more. */
-static void smtp_worker_gone(struct wk_server *srv, unsigned worker, void *arg)
-{
-    (void)srv;
-    struct smtp_main *m = arg;
-    size_t n = smtp_clients_drop_worker(m->ss->clients, worker);
-    if (n > 0)
-        wk_log(WK_LOG_INFO, "worker id=%u sessions-dropped=%zu", worker, n);
-}
-
-static int run(struct smtp_config *cfg, bool check_only, char err[WK_ERR_LEN])
-{
-    struct wk_user user;
-    static char *default_listen[] = {"[::]:25"};
-    char *default_domains[] = {(char *)cfg->hostname, "localhost"};
-    struct smtp_server ss = {.cfg = cfg, .domains = cfg->domains};
-    if (ss.domains.n == 0)
-        ss.domains = (struct wk_strlist){default_domains, 2};
-    struct wk_server srv = {0};
-    struct smtp_main m = {.ss = &ss};
-    struct wk_status_server status_srv = {&srv, "smtpd", smtp_metrics, &srv};
-    struct wk_server_config sc;
-    struct wk_addr *addrs = NULL;
-    struct wk_strlist listen = cfg->listen;
-    if (listen.n == 0)
-        listen = (struct wk_strlist){default_listen, 1};
-    static char *default_secure[] = {"[::]:465"}, *default_submission[] = {"[::]:587"};
-    struct wk_strlist secure = cfg->tls_listen, submission = cfg->submission;
-    char **plain = NULL;
-    int rc = cfg->user ? wk_user_lookup(cfg->user, &user, err) : 0;
-    if (rc == 0)
-        rc = wk_tls_setup(&cfg->tls, NULL, 0, &ss.tls, err);
-    if (rc == 0 && ss.tls == NULL && (secure.n || submission.n || cfg->require_tls)) {
-        snprintf(err, WK_ERR_LEN,
-                 "--tls-listen, --submission and --require-tls need --cert and --key, "
-                 "or --self-signed");
-        rc = -EINVAL;
-    }
-    if (rc == 0 && ss.tls != NULL && secure.n == 0)
-        secure = (struct wk_strlist){default_secure, 1};
-    if (rc == 0 && ss.tls != NULL && submission.n == 0)
-        submission = (struct wk_strlist){default_submission, 1};
-    /* Plain listeners first, then the submission ones: their indexes tell sessions apart. */
-    if (rc == 0 && (plain = calloc(listen.n + submission.n + 1, sizeof *plain)) == NULL)
-        rc = -ENOMEM;
-    for (size_t i = 0; rc == 0 && i < listen.n + submission.n; i++)
-        plain[i] = i < listen.n ? listen.v[i] : submission.v[i - listen.n];
-    ss.first_submission = listen.n;
-    ss.nsubmission = submission.n;
-    if (rc == 0)
-        rc = wk_addr_parse_all(plain, listen.n + submission.n, &addrs, err);
-    if (rc == 0 && check_only)
-        rc = check_maildir(cfg->maildir, err);
-    if (rc == 0 && !check_only)
-        rc = smtp_maildir_open(cfg->maildir, cfg->hostname, &ss.maildir, err);
-    if (rc < 0 || check_only)
-        goto out;
-    /* Room for every client address the sessions allowed at once can come from. */
-    size_t capacity = cfg->max_connections < SMTP_CLIENTS_CAPACITY_MAX ? cfg->max_connections
-                                                                       : SMTP_CLIENTS_CAPACITY_MAX;
-    if ((ss.clients = smtp_clients_new(capacity)) == NULL) {
-        snprintf(err, WK_ERR_LEN, "per-client table: out of memory");
-        rc = -ENOMEM;
-        goto out;
-    }
-    server_config(cfg, &sc);
-    rc = wk_server_init(&srv, &sc, &smtp_session_ops, &ss, err);
-    if (rc == 0) /* before the listen lines: a SIGHUP from then on reloads, never kills */
-        rc = wk_server_on_reload(&srv, reload, &ss);
-    if (rc == 0)
-        rc = wk_server_listen_text(&srv, plain, listen.n + submission.n, secure.v, secure.n, ss.tls,
-                                   err);
-    if (rc == 0 && cfg->status_socket != NULL && strcmp(cfg->status_socket, "off") != 0) {
-        rc = wk_status_open(srv.loop, cfg->status_socket, wk_status_server_answer, &status_srv,
-                            &m.status, err);
-        if (rc == 0)
-            wk_log(WK_LOG_INFO, "status path=%s", cfg->status_socket);
-    }
-    if (rc == 0 && cfg->user)
-        rc = become_user(&ss, m.status, &user, err);
-    if (rc < 0)
-        goto out;
-    ss.loop = srv.loop;
-    sweep(&ss, time(NULL));
-    wk_timer_init(&ss.sweep_timer, on_sweep_timer, &ss);
-    wk_loop_timer_after(srv.loop, &ss.sweep_timer, SWEEP_EVERY_MS);
-    name_services(&srv, listen.n, submission.n);
-    wk_server_before_flush(&srv, smtp_session_commit_all, &ss);
-    wk_log(WK_LOG_INFO, "start pid=%d hostname=%s maildir=%s workers=%u version=%s", (int)getpid(),
-           cfg->hostname, cfg->maildir, sc.workers, WK_VERSION);
-    rc = wk_server_run_workers(&srv, sc.workers, smtp_worker, smtp_worker_gone, &m, err);
-    wk_log(WK_LOG_INFO, "exit status=%d", rc < 0 ? 1 : 0);
-out:
-    wk_status_close(m.status);
-    if (ss.loop != NULL)
-        wk_loop_timer_stop(ss.loop, &ss.sweep_timer);
-    wk_server_fini(&srv);
-    smtp_clients_free(ss.clients);
-    smtp_maildir_close(ss.maildir);
-    wk_tls_free(ss.tls);
-    free(plain);
-    free(addrs);
-    return rc;
-}
-
-int main(int argc, char **argv)
-{
-    char err[WK_ERR_LEN] = "", host[256];
-    struct smtp_config cfg = {
+    struct smtp_state *st = calloc(1, sizeof *st);
+    if (st == NULL)
+        return NULL;
+    struct smtp_config *cfg = &st->cfg;
+    *cfg = (struct smtp_config){
         .maildir = "./var/mail",
         .status_socket = "./var/run/wellknown-smtpd.sock",
         .workers = 0, /* one per CPU */
@@ -325,68 +166,350 @@ int main(int argc, char **argv)
         .shutdown_timeout = 10 * SECOND,
         .tls.handshake_timeout = 10 * SECOND,
     };
-    const char *probe = NULL;
-    struct wk_option opts[] = {
-        {"listen", WK_OPT_LIST, &cfg.listen, "ADDR",
+    const struct wk_option opts[] = {
+        {"listen", WK_OPT_LIST, &cfg->listen, "ADDR",
          "listen on ADDR, repeatable (default: [::]:25)", 0, 0, false},
-        {"tls-listen", WK_OPT_LIST, &cfg.tls_listen, "ADDR",
+        {"tls-listen", WK_OPT_LIST, &cfg->tls_listen, "ADDR",
          "SMTPS (implicit TLS) on ADDR, repeatable (default: [::]:465 when TLS is on)", 0, 0,
          false},
-        {"submission", WK_OPT_LIST, &cfg.submission, "ADDR",
+        {"submission", WK_OPT_LIST, &cfg->submission, "ADDR",
          "submission on ADDR: STARTTLS required (default: [::]:587 when TLS is on)", 0, 0, false},
-        {"require-tls", WK_OPT_FLAG, &cfg.require_tls, NULL,
+        {"require-tls", WK_OPT_FLAG, &cfg->require_tls, NULL,
          "on every listener, MAIL only after STARTTLS (530 before)", 0, 0, false},
-        {"hostname", WK_OPT_STRING, &cfg.hostname, "NAME",
+        {"hostname", WK_OPT_STRING, &cfg->hostname, "NAME",
          "name in the greeting and Received: (default: the host name)", 0, 0, false},
-        {"domain", WK_OPT_LIST, &cfg.domains, "NAME",
+        {"domain", WK_OPT_LIST, &cfg->domains, "NAME",
          "accept mail for NAME, repeatable (default: the host name and localhost)", 0, 0, false},
-        {"maildir", WK_OPT_STRING, &cfg.maildir, "DIR", "deliver into DIR/<address>/new", 0, 0,
+        {"maildir", WK_OPT_STRING, &cfg->maildir, "DIR", "deliver into DIR/<address>/new", 0, 0,
          false},
-        {"max-size", WK_OPT_SIZE, &cfg.max_size, "BYTES", "largest message, announced as SIZE",
+        {"max-size", WK_OPT_SIZE, &cfg->max_size, "BYTES", "largest message, announced as SIZE",
          1024, 0, false},
-        {"max-recipients", WK_OPT_UINT, &cfg.max_recipients, "N",
+        {"max-recipients", WK_OPT_UINT, &cfg->max_recipients, "N",
          "recipients per message (452 beyond)", 1, 100000, false},
-        {"max-errors", WK_OPT_UINT, &cfg.max_errors, "N",
+        {"max-errors", WK_OPT_UINT, &cfg->max_errors, "N",
          "protocol errors before the session is closed (421)", 1, 1000, false},
-        {"max-connections", WK_OPT_UINT, &cfg.max_connections, "N",
+        {"max-connections", WK_OPT_UINT, &cfg->max_connections, "N",
          "open sessions before accepting pauses", 1, 10000000, false},
-        {"max-per-client", WK_OPT_UINT, &cfg.max_per_client, "N",
+        {"max-per-client", WK_OPT_UINT, &cfg->max_per_client, "N",
          "open sessions from one client address (421 beyond)", 1, 10000000, false},
-        {"backlog", WK_OPT_UINT, &cfg.backlog, "N", "listen backlog", 1, 65535, false},
-        {"command-timeout", WK_OPT_DURATION, &cfg.command_timeout, "DUR",
+        {"backlog", WK_OPT_UINT, &cfg->backlog, "N", "listen backlog", 1, 65535, false},
+        {"command-timeout", WK_OPT_DURATION, &cfg->command_timeout, "DUR",
          "wait for a command this long (RFC 5321: 5m)", 1, 0, false},
-        {"data-timeout", WK_OPT_DURATION, &cfg.data_timeout, "DUR",
+        {"data-timeout", WK_OPT_DURATION, &cfg->data_timeout, "DUR",
          "wait for the next part of a message this long (RFC 5321: 3m)", 1, 0, false},
-        {"shutdown-timeout", WK_OPT_DURATION, &cfg.shutdown_timeout, "DUR",
+        {"shutdown-timeout", WK_OPT_DURATION, &cfg->shutdown_timeout, "DUR",
          "on SIGTERM, time given to messages in flight", 0, 0, false},
-        WK_TLS_OPTIONS(&cfg.tls),
-        {"probe", WK_OPT_STRING, &probe, "ADDR",
+        WK_TLS_OPTIONS(&cfg->tls),
+        {"probe", WK_OPT_STRING, &st->probe, "ADDR",
          "health check: ask the server at ADDR for its 220 greeting and exit 0 if healthy", 0, 0,
          false},
-        {"workers", WK_OPT_UINT, &cfg.workers, "N",
+        {"workers", WK_OPT_UINT, &cfg->workers, "N",
          "worker processes, each accepting and serving; 0: one per CPU", 0,
          WK_SUPERVISOR_MAX_WORKERS, false},
-        {"user", WK_OPT_STRING, &cfg.user, "NAME",
+        {"user", WK_OPT_STRING, &cfg->user, "NAME",
          "after binding and reading keys as root, run as NAME", 0, 0, false},
-        {"status-socket", WK_OPT_STRING, &cfg.status_socket, "PATH",
+        {"status-socket", WK_OPT_STRING, &cfg->status_socket, "PATH",
          "answer the socket view and metrics on this local socket, or off", 0, 0, false},
-        {"log-level", WK_OPT_STRING, &cfg.log_level, "LEVEL", "error, warn, info or debug", 0, 0,
+        {"log-level", WK_OPT_STRING, &cfg->log_level, "LEVEL", "error, warn, info or debug", 0, 0,
          false},
     };
+    _Static_assert(WK_ARRAY_LEN(opts) == WK_ARRAY_LEN(st->opts), "the option table's size");
+    memcpy(st->opts, opts, sizeof opts);
+    st->ss.cfg = cfg;
+    return st;
+}
+
+/*
+ * Makes what the configuration asks for: the host name, the domains, the
+ * TLS context (keeping was's self-signed one), the listen addresses; and
+ * the mail store (unless check_only: then only checked).
+ */
+static int state_make(struct smtp_state *st, struct wk_tls *was, bool check_only,
+                      char err[WK_ERR_LEN])
+{
+    static char *default_listen[] = {"[::]:25"};
+    static char *default_secure[] = {"[::]:465"}, *default_submission[] = {"[::]:587"};
+    struct smtp_config *cfg = &st->cfg;
+    struct smtp_server *ss = &st->ss;
+    int rc = host_default(cfg, st->host, sizeof st->host, err);
+    if (rc < 0)
+        return rc;
+    st->default_domains[0] = (char *)cfg->hostname;
+    st->default_domains[1] = "localhost";
+    ss->domains = cfg->domains.n ? cfg->domains : (struct wk_strlist){st->default_domains, 2};
+    st->listen = cfg->listen.n ? cfg->listen : (struct wk_strlist){default_listen, 1};
+    st->secure = cfg->tls_listen;
+    st->submission = cfg->submission;
+    if (was != NULL && cfg->tls.self_signed)
+        ss->tls = wk_tls_ref(was);
+    else if ((rc = wk_tls_setup(&cfg->tls, NULL, 0, &ss->tls, err)) < 0)
+        return rc;
+    if (ss->tls == NULL && (st->secure.n || st->submission.n || cfg->require_tls)) {
+        snprintf(err, WK_ERR_LEN,
+                 "--tls-listen, --submission and --require-tls need --cert and --key, "
+                 "or --self-signed");
+        return -EINVAL;
+    }
+    if (ss->tls != NULL && st->secure.n == 0)
+        st->secure = (struct wk_strlist){default_secure, 1};
+    if (ss->tls != NULL && st->submission.n == 0)
+        st->submission = (struct wk_strlist){default_submission, 1};
+    /* Plain listeners first, then the submission ones: their indexes tell sessions apart. */
+    size_t nplain = st->listen.n + st->submission.n;
+    if ((st->plain = calloc(nplain + 1, sizeof *st->plain)) == NULL) {
+        snprintf(err, WK_ERR_LEN, "out of memory");
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < nplain; i++)
+        st->plain[i] = i < st->listen.n ? st->listen.v[i] : st->submission.v[i - st->listen.n];
+    ss->first_submission = st->listen.n;
+    ss->nsubmission = st->submission.n;
+    struct wk_addr *addrs = NULL; /* checked here; bound later, at the start */
+    rc = wk_addr_parse_all(st->plain, nplain, &addrs, err);
+    free(addrs);
+    addrs = NULL;
+    if (rc == 0)
+        rc = wk_addr_parse_all(st->secure.v, st->secure.n, &addrs, err);
+    free(addrs);
+    if (rc < 0)
+        return rc;
+    if (check_only)
+        return check_maildir(cfg->maildir, err);
+    server_config(cfg, &st->base.cfg);
+    st->base.data = ss;
+    st->base.tls = ss->tls;
+    return smtp_maildir_open(cfg->maildir, cfg->hostname, &ss->maildir, err);
+}
+
+/* Frees st and what was made from it (open sessions keep their TLS context). */
+static void state_free(struct smtp_state *st)
+{
+    if (st == NULL)
+        return;
+    smtp_maildir_close(st->ss.maildir);
+    wk_tls_free(st->ss.tls);
+    free(st->plain);
+    wk_config_free(st->opts, WK_ARRAY_LEN(st->opts));
+    free(st);
+}
+
+/* What the parent keeps for the workers and for reloads. */
+struct smtp_main {
+    struct smtp_state *st; /* what the current generation of workers serves */
+    int argc;
+    char **argv;
+    struct wk_status *status;     /* the parent's: a worker lets go of its copy */
+    struct smtp_clients *clients; /* sessions per client address, of every worker */
+    struct wk_loop *loop;         /* the parent's, for the sweep; NULL in a worker */
+    struct wk_timer sweep_timer;  /* the hourly sweep of stale tmp/ files */
+};
+
+/* Every hour: tmp/ files left by a crash go (the Maildir rule of 36 hours). */
+#define SWEEP_EVERY_MS (3600 * SECOND)
+
+static void sweep(struct smtp_main *m, time_t now)
+{
+    ssize_t n = smtp_maildir_sweep(m->st->ss.maildir, now);
+    if (n < 0)
+        wk_log(WK_LOG_WARN, "maildir sweep error=\"%s\"", strerror((int)-n));
+    else if (n > 0)
+        wk_log(WK_LOG_INFO, "maildir sweep removed=%zd stale-after=36h", n);
+}
+
+static void on_sweep_timer(struct wk_timer *t)
+{
+    struct smtp_main *m = t->data;
+    sweep(m, time(NULL));
+    wk_loop_timer_after(m->loop, t, SWEEP_EVERY_MS);
+}
+
+/* SIGUSR1 asks servers to reopen their log files; smtpd writes only to standard error. */
+static void reopen_logs(struct wk_loop *loop, int signo, void *arg)
+{
+    (void)loop, (void)signo, (void)arg;
+    wk_log(WK_LOG_INFO, "reopen: the log is standard error, nothing to reopen");
+}
+
+/*
+ * --user: what must stay the server's after it stops being root (the mail
+ * store it made, the status socket), the switch, then a check that the
+ * store is still writable.
+ */
+static int become_user(struct smtp_main *m, const struct wk_user *user, char err[WK_ERR_LEN])
+{
+    struct smtp_server *ss = &m->st->ss;
+    int rc = smtp_maildir_give(ss->maildir, user->uid, user->gid, err);
+    if (rc == 0 && m->status != NULL)
+        rc = wk_status_chown(m->status, user->uid, user->gid, err);
+    if (rc == 0)
+        rc = wk_privdrop(user, err);
+    if (rc == 0)
+        rc = smtp_maildir_check(ss->maildir, ss->cfg->maildir, err);
+    return rc;
+}
+
+/* In each worker: its counters, its part of the per-client table, SIGUSR1. */
+static int smtp_worker(struct wk_server *srv, unsigned worker, void *arg, char err[WK_ERR_LEN])
+{
+    struct smtp_main *m = arg;
+    wk_status_forget(m->status);
+    m->status = NULL;
+    m->loop = NULL; /* the sweep is the parent's */
+    int rc = smtp_clients_set_worker(m->clients, worker);
+    if (rc == 0)
+        rc = wk_loop_signal(srv->loop, SIGUSR1, reopen_logs, NULL);
+    if (rc < 0)
+        snprintf(err, WK_ERR_LEN, "worker setup: %s", strerror(-rc));
+    return rc;
+}
+
+/* In the parent: a worker is gone; the sessions it counted per client are no more. */
+static void smtp_worker_gone(struct wk_server *srv, unsigned worker, void *arg)
+{
+    (void)srv;
+    struct smtp_main *m = arg;
+    size_t n = smtp_clients_drop_worker(m->clients, worker);
+    if (n > 0)
+        wk_log(WK_LOG_INFO, "worker id=%u sessions-dropped=%zu", worker, n);
+}
+
+/* What only a restart changes. */
+static void fixed_of(const struct smtp_state *st, struct wk_config_fixed *f)
+{
+    *f = (struct wk_config_fixed){{"listen", "submission", "tls-listen"},
+                                  {&st->listen, &st->submission, &st->secure},
+                                  3,
+                                  st->ss.tls != NULL,
+                                  st->cfg.user,
+                                  st->cfg.status_socket};
+}
+
+/*
+ * The configuration read and made again, for a reload: 0, or -errno with a
+ * message in err. The mail store, made by this user now, must be writable.
+ */
+static int state_remake(struct smtp_state *now, const struct smtp_main *m, char err[WK_ERR_LEN])
+{
+    const struct smtp_state *was = m->st;
+    struct wk_config_fixed a, b;
+    int rc = wk_config_reread(now->opts, WK_ARRAY_LEN(now->opts), m->argc, m->argv,
+                              &now->base.log_level, err);
+    if (rc == 0)
+        rc = state_make(now, was->cfg.tls.self_signed ? was->ss.tls : NULL, false, err);
+    if (rc == 0)
+        rc = smtp_maildir_check(now->ss.maildir, now->cfg.maildir, err);
+    now->ss.clients = m->clients;
+    fixed_of(was, &a);
+    fixed_of(now, &b);
+    return rc == 0 ? wk_config_keep_fixed(&a, &b, err) : rc;
+}
+
+/*
+ * SIGHUP, in the parent: the configuration is read and made again, then a
+ * new generation of workers serves it and the old one retires. Anything
+ * wrong leaves everything as it was.
+ */
+static int reload(struct wk_server *srv, void *arg, char err[WK_ERR_LEN])
+{
+    struct smtp_main *m = arg;
+    struct smtp_state *was = m->st, *now = state_new();
+    int rc = now ? state_remake(now, m, err) : -ENOMEM;
+    if (rc == 0) {
+        m->st = now; /* what the new workers start from */
+        rc = wk_server_renew(srv, &was->base, &now->base, err);
+    }
+    if (rc == 0)
+        wk_log(WK_LOG_INFO, "reload config=new hostname=%s maildir=%s workers=%u",
+               now->cfg.hostname, now->cfg.maildir, now->base.cfg.workers);
+    m->st = rc == 0 ? now : was;
+    state_free(rc == 0 ? was : now);
+    return rc;
+}
+
+static int run(struct smtp_main *m, bool check_only, char err[WK_ERR_LEN])
+{
+    struct wk_user user;
+    struct wk_server srv = {0};
+    struct wk_status_server status_srv = {&srv, "smtpd", smtp_metrics, &srv};
+    struct wk_server_config sc;
+    struct smtp_state *st = m->st;
+    const struct smtp_config *cfg = &st->cfg;
+    int rc = cfg->user ? wk_user_lookup(cfg->user, &user, err) : 0;
+    if (rc == 0)
+        rc = state_make(st, NULL, check_only, err);
+    if (rc < 0 || check_only)
+        goto out;
+    /* Room for every client address the sessions allowed at once can come from. */
+    size_t capacity = cfg->max_connections < SMTP_CLIENTS_CAPACITY_MAX ? cfg->max_connections
+                                                                       : SMTP_CLIENTS_CAPACITY_MAX;
+    if ((m->clients = smtp_clients_new(capacity)) == NULL) {
+        snprintf(err, WK_ERR_LEN, "per-client table: out of memory");
+        rc = -ENOMEM;
+        goto out;
+    }
+    st->ss.clients = m->clients;
+    sc = m->st->base.cfg;
+    rc = wk_server_init(&srv, &sc, &smtp_session_ops, &st->ss, err);
+    if (rc == 0) /* before the listen lines: a SIGHUP from then on reloads, never kills */
+        rc = wk_server_on_reload(&srv, reload, m);
+    if (rc == 0)
+        rc = wk_server_listen_text(&srv, st->plain, st->listen.n + st->submission.n, st->secure.v,
+                                   st->secure.n, st->ss.tls, err);
+    if (rc == 0 && strcmp(cfg->status_socket, "off") != 0) {
+        rc = wk_status_open(srv.loop, cfg->status_socket, wk_status_server_answer, &status_srv,
+                            &m->status, err);
+        if (rc == 0)
+            wk_log(WK_LOG_INFO, "status path=%s", cfg->status_socket);
+    }
+    if (rc == 0 && cfg->user)
+        rc = become_user(m, &user, err);
+    if (rc < 0)
+        goto out;
+    m->loop = srv.loop;
+    sweep(m, time(NULL));
+    wk_timer_init(&m->sweep_timer, on_sweep_timer, m);
+    wk_loop_timer_after(srv.loop, &m->sweep_timer, SWEEP_EVERY_MS);
+    name_services(&srv, st->listen.n, st->submission.n);
+    wk_server_before_flush(&srv, smtp_session_commit_all, NULL);
+    wk_log(WK_LOG_INFO, "start pid=%d hostname=%s maildir=%s workers=%u version=%s", (int)getpid(),
+           cfg->hostname, cfg->maildir, sc.workers, WK_VERSION);
+    rc = wk_server_run_workers(&srv, sc.workers, smtp_worker, smtp_worker_gone, m, err);
+    wk_log(WK_LOG_INFO, "exit status=%d", rc < 0 ? 1 : 0);
+out:
+    wk_status_close(m->status);
+    if (m->loop != NULL)
+        wk_loop_timer_stop(m->loop, &m->sweep_timer);
+    wk_server_fini(&srv); /* before the state: its sessions hold the TLS context */
+    smtp_clients_free(m->clients);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    char err[WK_ERR_LEN] = "";
     static const struct wk_program prog = {
         "wellknown-smtpd", "smtpd",
         "An ESMTP server that delivers to Maildirs and never loses a message."};
-    enum wk_config_action action;
-    int status;
-    if (wk_config_start(&prog, opts, WK_ARRAY_LEN(opts), argc, argv, &action, &status))
-        return status;
-    if (probe != NULL) { /* a health check of a running server, not a server */
-        static const struct wk_probe healthy = {NULL, "220 ", "QUIT\r\n"};
-        int rc = wk_probe_run(probe, &healthy, 5000, err);
-        return wk_config_finish(&prog, opts, WK_ARRAY_LEN(opts), action, rc, err);
+    struct smtp_main m = {.st = state_new(), .argc = argc, .argv = argv};
+    if (m.st == NULL) {
+        fprintf(stderr, "%s: out of memory\n", prog.name);
+        return 1;
     }
-    int rc = host_default(&cfg, host, sizeof host, err);
-    if (rc == 0)
-        rc = run(&cfg, action == WK_CONFIG_CHECK, err);
-    return wk_config_finish(&prog, opts, WK_ARRAY_LEN(opts), action, rc, err);
+    size_t nopts = WK_ARRAY_LEN(m.st->opts);
+    enum wk_config_action action;
+    int status, rc;
+    if (wk_config_start(&prog, m.st->opts, nopts, argc, argv, &action, &status)) {
+        state_free(m.st);
+        return status;
+    }
+    if (m.st->probe != NULL) { /* a health check of a running server, not a server */
+        static const struct wk_probe healthy = {NULL, "220 ", "QUIT\r\n"};
+        rc = wk_probe_run(m.st->probe, &healthy, 5000, err);
+    } else {
+        rc = run(&m, action == WK_CONFIG_CHECK, err);
+    }
+    /* A reload may have replaced the state. */
+    status = wk_config_finish(&prog, m.st->opts, nopts, action, rc, err);
+    state_free(m.st);
+    return status;
 }

@@ -797,8 +797,8 @@ out:
 
 bool smtp_session_commit_all(struct wk_server *srv, void *arg)
 {
-    struct smtp_server *ss = arg;
-    WK_UNUSED(srv);
+    struct smtp_server *ss = srv->data;
+    WK_UNUSED(arg);
     for (int round = 0; ss->committing != NULL && round < SESSION_COMMIT_ROUNDS; round++)
         commit_batch(ss);
     return ss->committing != NULL;

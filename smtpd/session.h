@@ -17,7 +17,8 @@ extern const struct wk_conn_ops smtp_session_ops;
  * Commits every message that reached its end during this turn of the loop:
  * one fsync per file and per directory for the whole batch, then the 250s
  * (or 451s), then the sessions read on. Installed as the server's
- * before-flush hook, so the replies leave in the same write.
+ * before-flush hook, so the replies leave in the same write; the sessions
+ * are srv->data's (arg is unused).
  */
 bool smtp_session_commit_all(struct wk_server *srv, void *arg);
 

@@ -62,8 +62,6 @@ struct smtp_server {
     struct wk_tls *tls;              /* for STARTTLS and implicit TLS; NULL when TLS is off */
     size_t first_submission;         /* listeners [first, first + n) are submission ports */
     size_t nsubmission;
-    struct wk_loop *loop;
-    struct wk_timer sweep_timer; /* the hourly sweep of stale tmp/ files */
 };
 
 #endif

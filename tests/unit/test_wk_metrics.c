@@ -32,6 +32,7 @@
 #include "common/metrics.h"
 #include "common/registry.h"
 #include "common/scoreboard.h"
+#include "common/supervisor.h"
 #include "common/server.h"
 
 /* A writer on buf for one call (the tests of whole pages check its error with their own). */
@@ -786,9 +787,10 @@ static void test_real_listeners(void **state)
     assert_string_not_equal(srv.listeners[0].name, "127.0.0.1:0");
     assert_string_not_equal(srv.listeners[0].name, srv.listeners[1].name);
 
-    /* The scoreboard wk_server_listen() made: two workers, each listener's counters worker 0's. */
+    /* The scoreboard wk_server_listen() made: a row per worker id, two generations; counters worker
+     * 0's. */
     assert_non_null(srv.board);
-    assert_int_equal(wk_scoreboard_workers(srv.board), 2);
+    assert_int_equal(wk_scoreboard_workers(srv.board), WK_SUPERVISOR_MAX_IDS);
     for (unsigned i = 0; i < 3; i++)
         assert_ptr_equal(srv.listeners[i].counters, wk_scoreboard_counters(srv.board, 0, i));
 
@@ -827,7 +829,7 @@ static void test_real_listeners(void **state)
     uint64_t *p0 = wk_server_counters(&srv, 0), *p1 = wk_server_counters(&srv, 1);
     assert_non_null(p0);
     assert_non_null(p1);
-    assert_null(wk_server_counters(&srv, 2));
+    assert_null(wk_server_counters(&srv, WK_SUPERVISOR_MAX_IDS));
     wk_scoreboard_add(&p0[0], 3);
     wk_scoreboard_add(&p1[0], 4);
     wk_scoreboard_add(&p1[WK_SERVER_COUNTERS - 1], 9);

@@ -347,10 +347,11 @@ static const struct wk_conn_ops ops = {
     .on_close = s_on_close,
 };
 
-static void on_reload(struct wk_server *srv, void *arg)
+static int on_reload(struct wk_server *srv, void *arg, char err[WK_ERR_LEN])
 {
-    (void)srv;
+    (void)srv, (void)err;
     (*(int *)arg)++;
+    return 0;
 }
 
 static void start_server(struct fixture *f, size_t nlisten)

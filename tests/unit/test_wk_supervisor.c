@@ -4,7 +4,9 @@
  * state, a worker that exits is restarted (status 3, and status 0 outside a
  * stop), a crash loop backs off, several exits folded into one SIGCHLD,
  * SIGHUP and SIGUSR1 passed to every worker (also before a worker's loop
- * exists), SIGTERM and SIGINT stopping all, SIGKILL after the stop bound,
+ * exists), SIGHUP renewing the generation through a hook (the old one
+ * retired with SIGQUIT, killed after its bound; renewal refused when ids are
+ * short), SIGTERM and SIGINT stopping all, SIGKILL after the stop bound,
  * wk_supervisor_free() killing what is left, and the log lines. Each case
  * ends with no child left, zombie or not.
  *
@@ -36,8 +38,8 @@
 
 #define GUARD_MS      8000
 #define CHILD_BOUND_S 20 /* a worker left behind by a failed case ends by itself */
-#define MAXW          8
-#define MAXREC        64
+#define MAXW          WK_SUPERVISOR_MAX_IDS
+#define MAXREC        256
 
 /* What a worker does (chosen by the parent before the fork). */
 enum mode {
@@ -46,15 +48,16 @@ enum mode {
     MODE_LATE,         /* serve, but sleep LATE_MS before making the loop */
     MODE_IGNORE_TERM,  /* serve, with SIGTERM ignored */
     MODE_EXIT_ON_USR1, /* serve; SIGUSR1 makes it return 3 */
+    MODE_IGNORE_QUIT,  /* serve, with SIGQUIT (retire) ignored */
 };
 
 #define LATE_MS 300
 
-enum event { EV_READY = 1, EV_HUP, EV_USR1, EV_TERM, EV_INT };
+enum event { EV_READY = 1, EV_HUP, EV_USR1, EV_TERM, EV_INT, EV_QUIT };
 
 /* Flags of a ready report: the signal state a worker found at its start. */
-#define FLAG_MASK    0x1u /* exactly HUP, USR1, TERM, INT blocked */
-#define FLAG_DFL     0x2u /* those four and CHLD have their default dispositions */
+#define FLAG_MASK    0x1u /* exactly HUP, USR1, TERM, INT, QUIT blocked */
+#define FLAG_DFL     0x2u /* those five and CHLD have their default dispositions */
 #define FLAG_PIPE    0x4u /* SIGPIPE ignored, as in the parent */
 #define FLAG_NO_LOOP 0x8u /* none of the parent's epoll or signalfd fds open */
 #define FLAGS_ALL    0xfu
@@ -93,12 +96,17 @@ struct fixture {
     struct report rec[MAXREC];
     uint64_t rec_at[MAXREC];
     unsigned nrec;
-    unsigned count[EV_INT + 1];
+    unsigned count[EV_QUIT + 1];
     struct exit_rec exits[MAXREC];
     unsigned nexits;
     unsigned hups; /* the parent's SIGHUP hook */
     unsigned running_at_hup;
     unsigned pid_mismatch; /* ready reports while wk_supervisor_pid() gave another pid */
+    /* renew_hook(): what SIGHUP renews, and how it went */
+    unsigned renew_n;
+    uint64_t retire_ms;
+    int renew_rc;
+    char renew_err[WK_ERR_LEN];
     report_fn *on_report;
     exited_fn *on_exited;
 };
@@ -125,7 +133,8 @@ static void send_report(int fd, unsigned id, unsigned event, unsigned flags)
 
 static bool is_passed(int signo)
 {
-    return signo == SIGHUP || signo == SIGUSR1 || signo == SIGTERM || signo == SIGINT;
+    return signo == SIGHUP || signo == SIGUSR1 || signo == SIGTERM || signo == SIGINT ||
+           signo == SIGQUIT;
 }
 
 static bool has_default(int signo)
@@ -168,7 +177,7 @@ static unsigned entry_flags(void)
     if (mask)
         flags |= FLAG_MASK;
     if (has_default(SIGHUP) && has_default(SIGUSR1) && has_default(SIGTERM) &&
-        has_default(SIGINT) && has_default(SIGCHLD))
+        has_default(SIGINT) && has_default(SIGQUIT) && has_default(SIGCHLD))
         flags |= FLAG_DFL;
     struct sigaction sa;
     if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
@@ -181,13 +190,16 @@ static unsigned entry_flags(void)
 static void child_signal(struct wk_loop *loop, int signo, void *data)
 {
     struct child *c = data;
-    static const unsigned ev[] = {
-        [SIGHUP] = EV_HUP, [SIGUSR1] = EV_USR1, [SIGTERM] = EV_TERM, [SIGINT] = EV_INT};
+    static const unsigned ev[] = {[SIGHUP] = EV_HUP,
+                                  [SIGUSR1] = EV_USR1,
+                                  [SIGTERM] = EV_TERM,
+                                  [SIGINT] = EV_INT,
+                                  [SIGQUIT] = EV_QUIT};
     send_report(c->fd, c->id, ev[signo], 0);
     if (signo == SIGUSR1 && c->mode == MODE_EXIT_ON_USR1) {
         c->code = 3;
         wk_loop_stop(loop);
-    } else if (signo == SIGTERM || signo == SIGINT) {
+    } else if (signo == SIGTERM || signo == SIGINT || signo == SIGQUIT) {
         c->code = 0;
         wk_loop_stop(loop);
     }
@@ -213,6 +225,8 @@ static int worker(unsigned id, void *arg)
         nanosleep(&(struct timespec){0, LATE_MS * 1000000L}, NULL);
     if (c.mode == MODE_IGNORE_TERM)
         signal(SIGTERM, SIG_IGN);
+    if (c.mode == MODE_IGNORE_QUIT)
+        signal(SIGQUIT, SIG_IGN);
     char err[WK_ERR_LEN];
     c.loop = wk_loop_new(err);
     if (c.loop == NULL)
@@ -222,6 +236,8 @@ static int worker(unsigned id, void *arg)
     wk_loop_signal(c.loop, SIGINT, child_signal, &c);
     if (c.mode != MODE_IGNORE_TERM)
         wk_loop_signal(c.loop, SIGTERM, child_signal, &c);
+    if (c.mode != MODE_IGNORE_QUIT)
+        wk_loop_signal(c.loop, SIGQUIT, child_signal, &c);
     wk_timer_init(&c.bound, child_bound, &c);
     wk_loop_timer_after(c.loop, &c.bound, CHILD_BOUND_S * 1000);
     send_report(c.fd, id, EV_READY, flags);
@@ -253,7 +269,7 @@ static void on_pipe(struct wk_io *io, unsigned events)
             f->pid_mismatch++;
         f->rec_at[f->nrec] = wk_clock_monotonic_ms();
         f->rec[f->nrec++] = r;
-        if (r.event <= EV_INT)
+        if (r.event <= EV_QUIT)
             f->count[r.event]++;
         if (f->on_report != NULL)
             f->on_report(f, &r);
@@ -276,11 +292,14 @@ static void on_exited(unsigned id, pid_t pid, int status, void *arg)
         f->on_exited(f, e);
 }
 
-static void on_hup(struct wk_supervisor *s, void *arg)
+/* A SIGHUP hook as a server's: a new generation of renew_n workers. */
+static void renew_hook(struct wk_supervisor *s, void *arg)
 {
     struct fixture *f = arg;
     f->hups++;
     f->running_at_hup = wk_supervisor_running(s);
+    f->renew_err[0] = '\0';
+    f->renew_rc = wk_supervisor_renew(s, f->renew_n, 5000, f->retire_ms, f->renew_err);
 }
 
 static const struct wk_supervisor_ops ops = {.worker = worker, .exited = on_exited};
@@ -321,7 +340,6 @@ static void start(struct fixture *f, unsigned n, uint64_t stop_timeout_ms)
     int rc = wk_supervisor_start(f->loop, n, stop_timeout_ms, &ops, f, &f->sup, err);
     if (rc != 0)
         fail_msg("wk_supervisor_start: %d %s", rc, err);
-    wk_supervisor_on_hup(f->sup, on_hup, f);
     assert_int_equal(wk_supervisor_running(f->sup), n);
     assert_false(wk_supervisor_stopping(f->sup));
 }
@@ -382,7 +400,7 @@ static void assert_stopped_cleanly(struct fixture *f)
 {
     assert_int_equal(wk_supervisor_running(f->sup), 0);
     assert_true(wk_supervisor_stopping(f->sup));
-    for (unsigned i = 0; i < WK_SUPERVISOR_MAX_WORKERS; i++)
+    for (unsigned i = 0; i < WK_SUPERVISOR_MAX_IDS; i++)
         assert_int_equal(wk_supervisor_pid(f->sup, i), 0);
 }
 
@@ -676,15 +694,14 @@ static void hup_usr1_report(struct fixture *f, const struct report *r)
         raise(SIGTERM);
 }
 
-/* SIGHUP raised in the parent runs its hook, then reaches every worker; SIGUSR1 too. */
+/* Without a hook, SIGHUP raised in the parent reaches every worker; SIGUSR1 too. */
 static void test_hup_and_usr1_reach_workers(void **state)
 {
     struct fixture *f = *state;
     f->on_report = hup_usr1_report;
     start(f, 3, 5000);
     run(f, GUARD_MS);
-    assert_int_equal(f->hups, 1);
-    assert_int_equal(f->running_at_hup, 3);
+    assert_int_equal(f->hups, 0);
     for (unsigned i = 0; i < 3; i++) {
         assert_int_equal(count_of(f, EV_HUP, i), 1);
         assert_int_equal(count_of(f, EV_USR1, i), 1);
@@ -692,6 +709,166 @@ static void test_hup_and_usr1_reach_workers(void **state)
     assert_int_equal(f->nexits, 3);
     for (unsigned k = 0; k < 3; k++)
         assert_int_equal(f->exits[k].status, 0);
+    assert_stopped_cleanly(f);
+    no_child_left(f);
+}
+
+static void ready2_hup(struct fixture *f, const struct report *r)
+{
+    if (r->event == EV_READY && f->count[EV_READY] == 2 && f->hups == 0)
+        raise(SIGHUP);
+}
+
+static void retired2_term(struct fixture *f, const struct exit_rec *e)
+{
+    WK_UNUSED(e);
+    if (f->nexits == 2)
+        raise(SIGTERM);
+}
+
+/*
+ * With a hook that renews, SIGHUP starts a new generation on new ids and
+ * retires the old one with SIGQUIT: no worker gets SIGHUP, and the retired
+ * ones are not restarted.
+ */
+static void test_hup_renews_generation(void **state)
+{
+    struct fixture *f = *state;
+    f->on_report = ready2_hup;
+    f->on_exited = retired2_term;
+    f->renew_n = 2;
+    f->retire_ms = 5000;
+    struct capture cap;
+    capture_begin(&cap);
+    start(f, 2, 5000);
+    wk_supervisor_on_hup(f->sup, renew_hook, f);
+    assert_int_equal(wk_supervisor_generation(f->sup), 1);
+    pid_t old[2] = {wk_supervisor_pid(f->sup, 0), wk_supervisor_pid(f->sup, 1)};
+    run(f, GUARD_MS);
+    char *log = capture_end(&cap);
+    assert_int_equal(f->hups, 1);
+    assert_int_equal(f->running_at_hup, 2);
+    if (f->renew_rc != 0)
+        fail_msg("renew: %d %s", f->renew_rc, f->renew_err);
+    assert_int_equal(wk_supervisor_generation(f->sup), 2);
+    assert_false(wk_supervisor_current(f->sup, 0));
+    assert_true(wk_supervisor_current(f->sup, 2));
+    assert_true(wk_supervisor_current(f->sup, 3));
+    assert_int_equal(f->count[EV_HUP], 0);
+    for (unsigned i = 0; i < 4; i++) {
+        assert_int_equal(count_of(f, EV_READY, i), 1); /* the retired ones came back never */
+        assert_int_equal(count_of(f, EV_QUIT, i), i < 2 ? 1 : 0);
+        assert_int_equal(count_of(f, EV_TERM, i), i < 2 ? 0 : 1);
+    }
+    assert_int_equal(f->nexits, 4);
+    for (unsigned k = 0; k < 4; k++) {
+        assert_int_equal(f->exits[k].status, 0);
+        assert_true(k < 2 ? f->exits[k].id < 2 : f->exits[k].id >= 2);
+    }
+    char line[128];
+    for (unsigned i = 0; i < 2; i++) {
+        snprintf(line, sizeof line, "worker id=%u pid=%d retire\n", i, (int)old[i]);
+        assert_has(log, line);
+        snprintf(line, sizeof line, "worker id=%u pid=%d exit status=0 retired\n", i, (int)old[i]);
+        assert_has(log, line);
+    }
+    assert_has(log, "generation=2 workers=2\n");
+    free(log);
+    assert_stopped_cleanly(f);
+    no_child_left(f);
+}
+
+static uint64_t hup_at;
+
+static void ready1_hup_timed(struct fixture *f, const struct report *r)
+{
+    if (r->event == EV_READY && f->count[EV_READY] == 1 && f->hups == 0) {
+        hup_at = wk_clock_monotonic_ms();
+        raise(SIGHUP);
+    }
+}
+
+static void first_exit_term(struct fixture *f, const struct exit_rec *e)
+{
+    WK_UNUSED(e);
+    if (f->nexits == 1)
+        raise(SIGTERM);
+}
+
+/* A retiring worker that does not finish is SIGKILLed after the retire bound. */
+static void test_retire_timeout_kills(void **state)
+{
+    struct fixture *f = *state;
+    f->mode[0] = MODE_IGNORE_QUIT;
+    f->on_report = ready1_hup_timed;
+    f->on_exited = first_exit_term;
+    f->renew_n = 1;
+    f->retire_ms = 300;
+    struct capture cap;
+    capture_begin(&cap);
+    start(f, 1, 5000);
+    wk_supervisor_on_hup(f->sup, renew_hook, f);
+    pid_t stubborn = wk_supervisor_pid(f->sup, 0);
+    run(f, GUARD_MS);
+    char *log = capture_end(&cap);
+    assert_int_equal(f->renew_rc, 0);
+    assert_int_equal(f->nexits, 2);
+    assert_int_equal(f->exits[0].id, 0);
+    assert_int_equal(f->exits[0].pid, stubborn);
+    assert_true(WIFSIGNALED(f->exits[0].status));
+    assert_int_equal(WTERMSIG(f->exits[0].status), SIGKILL);
+    uint64_t took = f->exits[0].at - hup_at;
+    print_message("retire bound took %llu ms\n", (unsigned long long)took);
+    assert_true(took >= 290 && took < 3000);
+    char line[128];
+    snprintf(line, sizeof line, "worker id=0 pid=%d retire-timeout kill\n", (int)stubborn);
+    assert_has(log, line);
+    free(log);
+    assert_stopped_cleanly(f);
+    no_child_left(f);
+}
+
+static void refuse_report(struct fixture *f, const struct report *r)
+{
+    if (r->event != EV_READY)
+        return;
+    if (f->count[EV_READY] == 1 && f->hups == 0) {
+        raise(SIGHUP); /* 64 more, while worker 0 never retires */
+    } else if (f->count[EV_READY] == 1 + WK_SUPERVISOR_MAX_WORKERS) {
+        char err[WK_ERR_LEN] = "";
+        f->renew_rc = wk_supervisor_renew(f->sup, WK_SUPERVISOR_MAX_WORKERS, 5000, 0, err);
+        snprintf(f->renew_err, sizeof f->renew_err, "%s", err);
+        raise(SIGTERM);
+    }
+}
+
+/*
+ * Renewal is refused, the serving generation left as it was, when too few
+ * ids are free (a worker of an older generation still holds one), for a bad
+ * count, and during a stop.
+ */
+static void test_renew_refused(void **state)
+{
+    struct fixture *f = *state;
+    f->mode[0] = MODE_IGNORE_QUIT;
+    f->on_report = refuse_report;
+    f->renew_n = WK_SUPERVISOR_MAX_WORKERS;
+    f->retire_ms = 0; /* no bound: worker 0 lives on until the stop */
+    start(f, 1, 5000);
+    wk_supervisor_on_hup(f->sup, renew_hook, f);
+    char err[WK_ERR_LEN] = "";
+    assert_int_equal(wk_supervisor_renew(f->sup, 0, 5000, 0, err), -EINVAL);
+    assert_non_null(strstr(err, "out of range"));
+    assert_int_equal(wk_supervisor_generation(f->sup), 1);
+    run(f, 4 * GUARD_MS);
+    assert_int_equal(f->renew_rc, -EBUSY);
+    assert_non_null(strstr(f->renew_err, "still finishing"));
+    assert_int_equal(wk_supervisor_generation(f->sup), 2);
+    assert_int_equal(f->count[EV_READY], 1 + WK_SUPERVISOR_MAX_WORKERS);
+    assert_int_equal(f->nexits, 1 + WK_SUPERVISOR_MAX_WORKERS);
+    err[0] = '\0';
+    assert_int_equal(wk_supervisor_renew(f->sup, 1, 5000, 0, err), -ECANCELED);
+    assert_non_null(strstr(err, "stopping"));
     assert_stopped_cleanly(f);
     no_child_left(f);
 }
@@ -838,6 +1015,7 @@ int main(void)
     signal(SIGUSR1, SIG_IGN);
     signal(SIGTERM, SIG_IGN);
     signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_start_ids_and_term, setup, teardown),
         cmocka_unit_test_setup_teardown(test_int_stops, setup, teardown),
@@ -846,6 +1024,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_crash_loop_backs_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_simultaneous_exits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hup_and_usr1_reach_workers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hup_renews_generation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retire_timeout_kills, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_renew_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signals_before_worker_loop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_after_stop_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_kills_leftovers, setup, teardown),
