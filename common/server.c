@@ -582,6 +582,10 @@ static int worker_main(unsigned id, void *arg)
 {
     struct workers *w = arg;
     char err[WK_ERR_LEN] = "";
+    struct wk_server_state *leaving = w->srv->leaving;
+    w->srv->leaving = NULL;
+    if (leaving != NULL) /* a new generation's worker: the old state's files are not its own */
+        leaving->free(leaving);
     int rc = wk_server_worker(w->srv, id, err);
     if (rc == 0)
         rc = w->setup(w->srv, id, w->arg, err);
@@ -672,8 +676,10 @@ int wk_server_renew(struct wk_server *srv, const struct wk_server_state *was,
     swap_tls(srv, was->tls, now->tls);
     /* A retiring worker serves on for the shutdown timeout, then stops within it again. */
     uint64_t retire = cfg->shutdown_timeout_ms + stop_bound(cfg);
+    srv->leaving = (struct wk_server_state *)was; /* for the new workers to let go of */
     int rc = wk_supervisor_renew(srv->sup, cfg->workers ? cfg->workers : 1, stop_bound(cfg), retire,
                                  err);
+    srv->leaving = NULL;
     if (rc < 0) {
         srv->cfg = was->cfg;
         srv->cfg.listen_default = listen_default;

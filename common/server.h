@@ -52,6 +52,7 @@ struct wk_server_config {
 
 struct wk_conn;
 struct wk_server;
+struct wk_server_state;
 struct wk_tls;
 
 /*
@@ -85,6 +86,7 @@ struct wk_server {
     struct wk_timer stop_timer;
     struct wk_timer retire_timer;    /* the end of a retiring worker's grace */
     struct wk_supervisor *sup;       /* the parent's, while wk_server_run_workers() runs */
+    struct wk_server_state *leaving; /* during wk_server_renew(): the state being replaced */
     struct wk_timer resume_timer;    /* retries accepting after hitting max_conns */
     wk_server_hook_fn *before_flush; /* the protocol's batched work, before output is written */
     void *before_flush_arg;
@@ -141,6 +143,9 @@ struct wk_server_state {
     void *data;         /* srv->data of the workers that serve it */
     struct wk_tls *tls; /* the TLS listeners' context, or NULL */
     enum wk_log_level log_level;
+    /* Frees the protocol's state; also run in a new worker on the state before, whose fds it got.
+     */
+    void (*free)(struct wk_server_state *st);
 };
 
 /*

@@ -216,6 +216,8 @@ static struct http_state *state_new(void)
     return st;
 }
 
+static void state_release(struct wk_server_state *base);
+
 /*
  * Makes what the configuration asks for: the TLS context (keeping was's
  * self-signed one), the listen addresses, who may see the dashboard, the
@@ -250,6 +252,7 @@ static int state_make(struct http_state *st, struct wk_tls *was, bool check_only
     }
     server_config(cfg, &st->base.cfg);
     st->base.data = hs;
+    st->base.free = state_release;
     st->base.tls = hs->tls;
     return http_accesslog_open(cfg->access_log, NULL, &hs->alog, err);
 }
@@ -266,6 +269,11 @@ static void state_free(struct http_state *st)
         close(st->hs.root_fd);
     wk_config_free(st->opts, WK_ARRAY_LEN(st->opts));
     free(st);
+}
+
+static void state_release(struct wk_server_state *base)
+{
+    state_free((struct http_state *)base); /* base is its first member */
 }
 
 /* What the parent keeps for the workers and for reloads. */

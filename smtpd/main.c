@@ -219,6 +219,8 @@ static struct smtp_state *state_new(void)
     return st;
 }
 
+static void state_release(struct wk_server_state *base);
+
 /*
  * Makes what the configuration asks for: the host name, the domains, the
  * TLS context (keeping was's self-signed one), the listen addresses; and
@@ -277,6 +279,7 @@ static int state_make(struct smtp_state *st, struct wk_tls *was, bool check_only
         return check_maildir(cfg->maildir, err);
     server_config(cfg, &st->base.cfg);
     st->base.data = ss;
+    st->base.free = state_release;
     st->base.tls = ss->tls;
     return smtp_maildir_open(cfg->maildir, cfg->hostname, &ss->maildir, err);
 }
@@ -291,6 +294,11 @@ static void state_free(struct smtp_state *st)
     free(st->plain);
     wk_config_free(st->opts, WK_ARRAY_LEN(st->opts));
     free(st);
+}
+
+static void state_release(struct wk_server_state *base)
+{
+    state_free((struct smtp_state *)base); /* base is its first member */
 }
 
 /* What the parent keeps for the workers and for reloads. */
