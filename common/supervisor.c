@@ -160,11 +160,21 @@ static int spawn(struct wk_supervisor *s, struct worker *w)
     /* The child inherits the buffers: empty them, or their lines would be written twice. */
     wk_log_flush();
     fflush(NULL);
+    /*
+     * The parent's loop blocks the signals it takes, but not SIGQUIT: blocked
+     * across the fork, a retire sent at once waits for the worker's loop
+     * instead of killing it (run_child() sets the worker's mask).
+     */
+    sigset_t set, old;
+    passed_set(&set);
+    sigprocmask(SIG_BLOCK, &set, &old);
     pid_t pid = fork();
-    if (pid < 0)
-        return -errno;
     if (pid == 0)
         run_child(s, w->id);
+    int e = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0)
+        return -e;
     w->pid = pid;
     w->started = wk_clock_monotonic_ms();
     s->running++;

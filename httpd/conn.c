@@ -329,8 +329,8 @@ static void on_drain(struct wk_conn *c)
     wk_conn_pause_read(c, false);
     if (h->state == HTTP_STATE_IDLE && wk_buf_len(wk_conn_in(c)) == 0) {
         enter_idle(c, h);
-        if (wk_conn_server(c)->stopping)
-            wk_conn_finish(c, "shutdown");
+        if (winding_down(c))
+            wk_conn_finish(c, wk_conn_server(c)->stopping ? "shutdown" : "retire");
         return;
     }
     process(c);
