@@ -35,6 +35,11 @@ void wk_log_set_level(enum wk_log_level level)
     log_level = level;
 }
 
+enum wk_log_level wk_log_get_level(void)
+{
+    return log_level;
+}
+
 int wk_log_level_parse(const char *s, enum wk_log_level *out)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};

@@ -22,8 +22,9 @@ enum wk_log_level {
 /* Sets the program name that starts each line ("httpd") and the level. */
 void wk_log_init(const char *prog, enum wk_log_level level);
 
-/* Changes the level (a reload). */
+/* Changes the level (a reload), and tells it. */
 void wk_log_set_level(enum wk_log_level level);
+enum wk_log_level wk_log_get_level(void);
 
 /* Parses "error", "warn", "info" or "debug". Returns 0 or -EINVAL. */
 int wk_log_level_parse(const char *s, enum wk_log_level *out);

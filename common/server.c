@@ -676,6 +676,8 @@ int wk_server_renew(struct wk_server *srv, const struct wk_server_state *was,
     swap_tls(srv, was->tls, now->tls);
     /* A retiring worker serves on for the shutdown timeout, then stops within it again. */
     uint64_t retire = cfg->shutdown_timeout_ms + stop_bound(cfg);
+    enum wk_log_level level = wk_log_get_level();
+    wk_log_set_level(now->log_level); /* before the fork: the new workers' level */
     srv->leaving = (struct wk_server_state *)was; /* for the new workers to let go of */
     int rc = wk_supervisor_renew(srv->sup, cfg->workers ? cfg->workers : 1, stop_bound(cfg), retire,
                                  err);
@@ -685,9 +687,9 @@ int wk_server_renew(struct wk_server *srv, const struct wk_server_state *was,
         srv->cfg.listen_default = listen_default;
         srv->data = was->data;
         swap_tls(srv, now->tls, was->tls);
+        wk_log_set_level(level);
         return rc;
     }
-    wk_log_set_level(now->log_level);
     for (size_t i = 0; i < srv->nlisteners && cfg->backlog != backlog; i++) {
         struct wk_listener *l = &srv->listeners[i];
         if (!l->inherited && l->fd >= 0 && listen(l->fd, cfg->backlog) < 0)

@@ -329,8 +329,8 @@ class HttpReload(ReloadCase):
         self.assertEqual(len(srv.find(r"^httpd listen addr=")), 1)
 
         # Fewer workers and fewer connections: that applies.
-        write_conf(self.conf, [l.replace("= 50", "= 40").replace("workers = 2", "workers = 1")
-                               for l in good])
+        fewer = [l.replace("= 50", "= 40").replace("workers = 2", "workers = 1") for l in good]
+        write_conf(self.conf, fewer)
         srv.send_signal(signal.SIGHUP)
         srv.wait_log(r"^httpd generation=2 workers=1$")
         srv.wait_log(r"^httpd reload config=new root=%s workers=1$" % re.escape(root))
@@ -342,6 +342,19 @@ class HttpReload(ReloadCase):
             r = self.get(srv, "/x.txt")
             self.assertEqual((r.status, r.body), (200, b"x\n"), r)
         self.assertEqual(len(srv.find(r"^httpd listen addr=")), 1)
+
+        # A quieter log: the parent and the new worker log at the new level from the reload on.
+        write_conf(self.conf, fewer + ["log-level = warn"])
+        srv.send_signal(signal.SIGHUP)
+        self.wait_children(srv, lambda k: len(k) == 1 and k[0] != kid, "the old child gone")
+        accepts = len(srv.find(r"^httpd accept "))
+        for _ in range(4):
+            r = self.get(srv, "/x.txt")
+            self.assertEqual((r.status, r.body), (200, b"x\n"), r)
+        self.assertEqual(len(srv.find(r"^httpd accept ")), accepts, srv.stderr_text())
+        self.assertEqual(srv.find(r"^httpd generation=3"), [], srv.stderr_text())
+        # The signal was logged before the new level took effect; what followed was not.
+        self.assertEqual(len(srv.find(r"^httpd reload signal=HUP$")), len(refusals) + 2)
 
     def test_sighup_to_a_worker_is_ignored(self):
         root = self.make_root({"x.txt": b"x\n"})
