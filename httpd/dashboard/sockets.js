@@ -315,7 +315,8 @@ function makeRow(sk) {
     row.c.client.append(' ', row.you);    // the space lets the label wrap, not the address
     // The server's end: the same listener port on every row.
     row.c.local.append(addrPort(sk.local));
-    row.c.fd.append(row.fd = el('b'));
+    // With it, the worker process whose fd it is: fd numbers repeat from one worker to the next.
+    row.c.fd.append(row.fd = el('b'), row.worker = el('span', 'worker'));
     // The phase: its name and a count ("rcpt 3"); or, when the total is known, a second line
     // with a progress bar and "1.2 of 3.4 MB".
     row.phaseName = el('span', 'phase-name');
@@ -343,6 +344,8 @@ function updateRow(row, sk, at) {
     // fd null: no process holds the socket any more (TIME-WAIT) or yet (not accepted).
     tr.classList.toggle('gone', sk.fd == null);
     setText(row.fd, sk.fd ?? '–');
+    setData(tr, 'worker', sk.worker);
+    setText(row.worker, sk.worker == null ? '' : `worker ${sk.worker}`);
 
     row.age = sk.age_ms;
     row.at = at;

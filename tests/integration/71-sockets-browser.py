@@ -2,6 +2,7 @@
 and connections, marks the viewer's own, and adds a row for a new connection
 from a live update. Screenshots go to the build directory."""
 
+import json
 import os
 import socket
 
@@ -60,6 +61,15 @@ class Browser(wktest.TestCase):
             self.assertGreater(page.evaluate("Number(document.body.dataset.snapshots)"), before)
             self.assertEqual(page.evaluate(self.row(peer) + ".dataset.fd"),
                              str(self.httpd_fd_of(peer)))
+            # And the worker that holds that fd, as the view names it.
+            doc = json.loads(self.get(self.httpd, "/-/sockets.json").body)
+            worker = [s["worker"] for l in doc["servers"][0]["listeners"] for s in l["sockets"]
+                      if s["peer"] == peer]
+            self.assertEqual(len(worker), 1, doc)
+            page.wait_for(self.row(peer) + ".dataset.worker === '%d'" % worker[0],
+                          timeout=scaled(5))
+            self.assertEqual(page.evaluate(self.row(peer) + ".querySelector('.worker').textContent"),
+                             "worker %d" % worker[0])
             page.screenshot(os.path.join(SHOTS, "sockets.png"))
             # Phone width: nothing wider than the screen.
             phone = b.new_page(width=375, height=800)
