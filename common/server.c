@@ -652,7 +652,7 @@ static uint64_t stop_bound(const struct wk_server_config *cfg)
     return cfg->shutdown_timeout_ms + 5000;
 }
 
-int wk_server_renew(struct wk_server *srv, const struct wk_server_state *was,
+int wk_server_renew(struct wk_server *srv, struct wk_server_state *was,
                     const struct wk_server_state *now, char err[WK_ERR_LEN])
 {
     const struct wk_server_config *cfg = &now->cfg;
@@ -678,7 +678,7 @@ int wk_server_renew(struct wk_server *srv, const struct wk_server_state *was,
     uint64_t retire = cfg->shutdown_timeout_ms + stop_bound(cfg);
     enum wk_log_level level = wk_log_get_level();
     wk_log_set_level(now->log_level); /* before the fork: the new workers' level */
-    srv->leaving = (struct wk_server_state *)was; /* for the new workers to let go of */
+    srv->leaving = was;               /* for the new workers to let go of */
     int rc = wk_supervisor_renew(srv->sup, cfg->workers ? cfg->workers : 1, stop_bound(cfg), retire,
                                  err);
     srv->leaving = NULL;

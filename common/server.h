@@ -143,24 +143,23 @@ struct wk_server_state {
     void *data;         /* srv->data of the workers that serve it */
     struct wk_tls *tls; /* the TLS listeners' context, or NULL */
     enum wk_log_level log_level;
-    /* Frees the protocol's state; also run in a new worker on the state before, whose fds it got.
-     */
-    void (*free)(struct wk_server_state *st);
+    void (*free)(struct wk_server_state *st); /* frees the protocol's state */
 };
 
 /*
  * In the parent of workers, from the reload function, with the protocol's
  * new state made: takes now's cfg (cfg.workers processes; its
- * listen_default is ignored) and data, makes the listeners that served with
- * was->tls serve with now->tls, and starts a new generation of workers from
- * the parent as it now is, then retires the old one (common/supervisor.h).
- * Then the log level is now's, and a new backlog is applied to the
- * listeners this process bound. Returns 0, or -errno with a message in err
- * and nothing changed: -EINVAL when now's max_conns is above the
- * scoreboard's slots (the max_conns of the start), -ENOTSUP without
+ * listen_default is ignored), data and log level, makes the listeners that
+ * served with was->tls serve with now->tls, starts a new generation of
+ * workers from the parent as it now is, then retires the old one
+ * (common/supervisor.h). Each new worker first runs was->free on its copy
+ * of was: the files that holds are the old generation's. A new backlog is
+ * applied to the listeners this process bound. Returns 0, or -errno with a
+ * message in err and nothing changed: -EINVAL when now's max_conns is above
+ * the scoreboard's slots (the max_conns of the start), -ENOTSUP without
  * workers, or wk_supervisor_renew()'s error.
  */
-int wk_server_renew(struct wk_server *srv, const struct wk_server_state *was,
+int wk_server_renew(struct wk_server *srv, struct wk_server_state *was,
                     const struct wk_server_state *now, char err[WK_ERR_LEN]);
 
 /*
