@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,10 +162,18 @@ size_t wk_addr_format(const struct sockaddr *sa, socklen_t len, char *out, size_
         wk_addr_format_host(sa, host, sizeof host);
         n = snprintf(out, outlen, "%s:%u", host, wk_addr_port(sa));
         break;
-    case AF_INET6:
+    case AF_INET6: {
+        /* A link-local address means nothing without its interface: "[fe80::1%eth0]:80". */
+        uint32_t scope = ((const struct sockaddr_in6 *)sa)->sin6_scope_id;
+        char ifname[IF_NAMESIZE + 12] = "";
+        if (scope != 0 && if_indextoname(scope, ifname + 1) != NULL)
+            ifname[0] = '%';
+        else if (scope != 0)
+            snprintf(ifname, sizeof ifname, "%%%u", (unsigned)scope);
         wk_addr_format_host(sa, host, sizeof host);
-        n = snprintf(out, outlen, "[%s]:%u", host, wk_addr_port(sa));
+        n = snprintf(out, outlen, "[%s%s]:%u", host, ifname, wk_addr_port(sa));
         break;
+    }
     case AF_UNIX: {
         const struct sockaddr_un *un = (const struct sockaddr_un *)sa;
         size_t plen = len > offsetof(struct sockaddr_un, sun_path)

@@ -142,10 +142,10 @@ static int set_value(struct wk_option *o, const char *v, bool from_file, const c
         char *copy = from_file ? strdup(v) : NULL;
         if (from_file && copy == NULL)
             goto nomem;
-        if (o->owned)
+        if (o->flags & WK_OPT_OWNED)
             free(*(char **)o->value);
         *(const char **)o->value = from_file ? copy : v;
-        o->owned = from_file;
+        o->flags = from_file ? o->flags | WK_OPT_OWNED : o->flags & ~WK_OPT_OWNED;
         return 0;
     }
     case WK_OPT_LIST:
@@ -189,6 +189,11 @@ static int parse_line(struct wk_option *opts, size_t n, char *line, const char *
     struct wk_option *o = find(opts, n, name, strlen(name));
     if (o == NULL) {
         snprintf(err, WK_ERR_LEN, "%sunknown option \"%s\"", where, name);
+        return -EINVAL;
+    }
+    if (o->flags & WK_OPT_ARGV_ONLY) {
+        snprintf(err, WK_ERR_LEN, "%s%s belongs on the command line (--%s), not in a file", where,
+                 name, name);
         return -EINVAL;
     }
     if (value == NULL && o->type != WK_OPT_FLAG) {
@@ -431,10 +436,10 @@ void wk_config_free(struct wk_option *opts, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (opts[i].type == WK_OPT_LIST)
             list_clear(opts[i].value);
-        if (opts[i].type == WK_OPT_STRING && opts[i].owned) {
+        if (opts[i].type == WK_OPT_STRING && (opts[i].flags & WK_OPT_OWNED)) {
             free(*(char **)opts[i].value);
             *(char **)opts[i].value = NULL;
-            opts[i].owned = false;
+            opts[i].flags &= ~WK_OPT_OWNED;
         }
     }
 }

@@ -30,6 +30,11 @@ struct wk_strlist {
     size_t n;
 };
 
+/* wk_option.flags: only on the command line (a file that sets it is refused). */
+#define WK_OPT_ARGV_ONLY 0x1u
+/* Private to config.c: a STRING value it allocated. */
+#define WK_OPT_OWNED 0x100u
+
 struct wk_option {
     const char *name; /* long name, without "--" */
     enum wk_opt_type type;
@@ -37,7 +42,7 @@ struct wk_option {
     const char *arg;   /* metavariable shown in --help, e.g. "ADDR" */
     const char *help;  /* one line */
     uint64_t min, max; /* bounds for UINT, SIZE and DURATION (max 0: none) */
-    bool owned;        /* private: a STRING value this module allocated */
+    unsigned flags;    /* WK_OPT_ARGV_ONLY, or 0 */
 };
 
 enum wk_config_action {

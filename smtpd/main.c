@@ -202,7 +202,7 @@ static struct smtp_state *state_new(void)
         WK_TLS_OPTIONS(&cfg->tls),
         {"probe", WK_OPT_STRING, &st->probe, "ADDR",
          "health check: ask the server at ADDR for its 220 greeting and exit 0 if healthy", 0, 0,
-         false},
+         WK_OPT_ARGV_ONLY},
         {"workers", WK_OPT_UINT, &cfg->workers, "N",
          "worker processes, each accepting and serving; 0: one per CPU", 0,
          WK_SUPERVISOR_MAX_WORKERS, false},

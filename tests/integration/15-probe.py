@@ -2,6 +2,7 @@
 server (httpd's /-/healthy answers 200, smtpd greets with 220), 1 with a
 reason for anything else."""
 
+import os
 import subprocess
 
 import wktest
@@ -47,6 +48,17 @@ class Probe(wktest.TestCase):
         self.assertIn("Connection refused", p.stderr)
         p = probe(wktest.SMTPD, "no:such:address")
         self.assertEqual(p.returncode, 1)
+
+    def test_not_from_a_file(self):
+        # A file that says "probe" would turn a server into a health check: refused.
+        conf = os.path.join(self.make_dir(), "x.conf")
+        with open(conf, "w") as f:
+            f.write("probe = 127.0.0.1:1\n")
+        for binary in (wktest.HTTPD, wktest.SMTPD):
+            p = subprocess.run([binary, "-c", conf, "--check"], capture_output=True, text=True,
+                               timeout=scaled(20))
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn("%s:1: probe belongs on the command line (--probe)" % conf, p.stderr)
 
 
 if __name__ == "__main__":

@@ -252,8 +252,17 @@ static void test_format_round_trip(void **state)
         round_trip("[2001:DB8::A]:80", "[2001:db8::a]:80");
         round_trip("127.0.0.1:0080", "127.0.0.1:80");
     }
+    { /* a link-local address keeps its interface, by name ("lo" is index 1) or by number */
+        round_trip("[fe80::1%lo]:80", "[fe80::1%lo]:80");
+        round_trip("[fe80::1%1]:80", "[fe80::1%lo]:80");
+        struct wk_addr a = parse_ok("[fe80::2]:9");
+        a.u.in6.sin6_scope_id = 0x7ffffff0; /* no such interface */
+        char out[WK_ADDR_STRLEN];
+        wk_addr_format(&a.u.sa, a.len, out, sizeof out);
+        assert_string_equal(out, "[fe80::2%2147483632]:9");
+    }
     { /* printed text parses back to the same address */
-        const char *in[] = {"10.9.8.7:1234", "[fd00::2]:9", ":7", "unix:/a/b"};
+        const char *in[] = {"10.9.8.7:1234", "[fd00::2]:9", ":7", "unix:/a/b", "[fe80::3%lo]:4"};
         for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
             struct wk_addr a = parse_ok(in[i]);
             char out[WK_ADDR_STRLEN];

@@ -319,6 +319,84 @@ static void test_file_errors(void **state)
     }
 }
 
+/* An option kept for the command line: a file that sets it is refused, argv may. */
+static void test_argv_only(void **state)
+{
+    struct fixture *f = *state;
+    enum wk_config_action action;
+    char err[WK_ERR_LEN];
+    f->opts[1].flags = WK_OPT_ARGV_ONLY; /* root */
+    const char *path = write_config(f, "workers = 3\nroot = /from/file\n");
+    expect_error(parse(f, &action, err, ARGV("-c", (char *)path)), err,
+                 "root belongs on the command line (--root)", ":2:");
+    assert_int_equal(parse(f, &action, err, ARGV("--root", "/from/argv")), 0);
+    assert_string_equal(f->v.root, "/from/argv");
+}
+
+/* A reload parses the file again: what it says now, into fresh values. */
+static void test_reread(void **state)
+{
+    struct fixture *f = *state;
+    enum wk_config_action action;
+    enum wk_log_level level = WK_LOG_ERROR;
+    char err[WK_ERR_LEN];
+    const char *path = write_config(f, "workers = 3\nlisten = :80\n");
+    char **argv = ARGV("-c", (char *)path, "--verbose");
+    assert_int_equal(wk_config_parse(f->opts, NOPTS, 4, argv, &action, err), 0);
+    assert_int_equal(f->v.workers, 3);
+    FILE *out = fopen(path, "w");
+    assert_non_null(out);
+    fputs("workers = 5\nroot = /new\nlisten = :81\nlisten = :82\n", out);
+    fclose(out);
+    wk_config_free(f->opts, NOPTS); /* as a new state would start: the defaults again */
+    f->v.verbose = false;
+    assert_int_equal(wk_config_reread(f->opts, NOPTS, 4, argv, &level, err), 0);
+    assert_int_equal(f->v.workers, 5);
+    assert_string_equal(f->v.root, "/new");
+    assert_int_equal(f->v.listen.n, 2);
+    assert_string_equal(f->v.listen.v[1], ":82");
+    assert_true(f->v.verbose); /* argv is read again too */
+    assert_int_equal(level, WK_LOG_INFO);
+    out = fopen(path, "w");
+    assert_non_null(out);
+    fputs("workers = many\n", out);
+    fclose(out);
+    wk_config_free(f->opts, NOPTS);
+    expect_error(wk_config_reread(f->opts, NOPTS, 4, argv, &level, err), err, "workers", ":1:");
+}
+
+/* What a reload may not change, and the message that names it. */
+static void test_keep_fixed(void **state)
+{
+    (void)state;
+    char err[WK_ERR_LEN];
+    char *a[] = {"[::1]:80", "127.0.0.1:25"}, *b[] = {"[0::1]:080", "127.0.0.1:25"},
+         *c[] = {"[::1]:80", "127.0.0.1:26"}, *unix1[] = {"unix:/run/x.sock"};
+    struct wk_strlist la = {a, 2}, lb = {b, 2}, lc = {c, 2}, l1 = {a, 1}, lu = {unix1, 1};
+    struct wk_config_fixed was = {{"listen", "tls-listen"}, {&la, &lu}, 2, true, NULL, "s.sock"};
+    struct wk_config_fixed now = was;
+    assert_int_equal(wk_config_keep_fixed(&was, &now, err), 0);
+    now.addrs[0] = &lb; /* spelt otherwise, the same addresses */
+    assert_int_equal(wk_config_keep_fixed(&was, &now, err), 0);
+    now.addrs[0] = &lc;
+    expect_error(wk_config_keep_fixed(&was, &now, err), err, "--listen changed", "restart");
+    now.addrs[0] = &l1;
+    expect_error(wk_config_keep_fixed(&was, &now, err), err, "--listen changed", NULL);
+    now = was;
+    now.addrs[1] = &l1;
+    expect_error(wk_config_keep_fixed(&was, &now, err), err, "--tls-listen changed", NULL);
+    now = was;
+    now.tls = false;
+    expect_error(wk_config_keep_fixed(&was, &now, err), err, "TLS was turned off", NULL);
+    now = was;
+    now.user = "mail";
+    expect_error(wk_config_keep_fixed(&was, &now, err), err, "--user changed", "none to mail");
+    now = was;
+    now.status_socket = "t.sock";
+    expect_error(wk_config_keep_fixed(&was, &now, err), err, "--status-socket changed",
+                 "s.sock to t.sock");
+}
+
 static void test_command_line_overrides_file(void **state)
 {
     struct fixture *f = *state;
@@ -590,6 +668,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file_format, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_config_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_argv_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keep_fixed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_command_line_overrides_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sizes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_durations, setup, teardown),
