@@ -27,8 +27,12 @@
 
 #include "common/addr.h"
 
-/* Worker processes one table tells apart: indexes 0 to SMTP_CLIENTS_WORKERS_MAX - 1. */
-#define SMTP_CLIENTS_WORKERS_MAX 64
+/*
+ * Worker processes one table tells apart: indexes 0 to SMTP_CLIENTS_WORKERS_MAX - 1,
+ * as many as a supervisor's worker ids (WK_SUPERVISOR_MAX_IDS: a generation
+ * serving and one retiring).
+ */
+#define SMTP_CLIENTS_WORKERS_MAX 128
 
 /* Sessions one worker may hold from one address; smtp_clients_enter() refuses more. */
 #define SMTP_CLIENTS_WORKER_SESSIONS_MAX 65535
@@ -42,8 +46,8 @@ struct smtp_clients;
 /*
  * A table with room for `capacity` distinct client addresses at once, or
  * SMTP_CLIENTS_CAPACITY_MIN if that is more: a fixed-size open-addressing
- * table, at most half full, of about 150 bytes a slot (300 bytes for each
- * address of room, e.g. 300 KiB for the minimum; pages are only touched as
+ * table, at most half full, of 280 bytes a slot (560 bytes for each
+ * address of room, e.g. 560 KiB for the minimum; pages are only touched as
  * they are used). Since every open session has one address, a capacity of
  * the most sessions all workers may hold together means the table is never
  * full. The caller owns the handle: release it with smtp_clients_free().

@@ -356,6 +356,8 @@ static int become_user(struct smtp_main *m, const struct wk_user *user, char err
     return rc;
 }
 
+_Static_assert(SMTP_CLIENTS_WORKERS_MAX >= WK_SUPERVISOR_MAX_IDS, "a count for every worker id");
+
 /* In each worker: its counters, its part of the per-client table, SIGUSR1. */
 static int smtp_worker(struct wk_server *srv, unsigned worker, void *arg, char err[WK_ERR_LEN])
 {
