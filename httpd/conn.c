@@ -329,8 +329,13 @@ static void on_drain(struct wk_conn *c)
     wk_conn_pause_read(c, false);
     if (h->state == HTTP_STATE_IDLE && wk_buf_len(wk_conn_in(c)) == 0) {
         enter_idle(c, h);
-        if (winding_down(c))
-            wk_conn_finish(c, wk_conn_server(c)->stopping ? "shutdown" : "retire");
+        /*
+         * Stopping: an idle connection goes now. Retiring, it stays: it was
+         * promised keep-alive, so its next request may be on the way, and is
+         * answered with "Connection: close" (or the grace runs out).
+         */
+        if (wk_conn_server(c)->stopping)
+            wk_conn_finish(c, "shutdown");
         return;
     }
     process(c);

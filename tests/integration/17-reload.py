@@ -217,6 +217,12 @@ class HttpReload(ReloadCase):
         rest = down.read_exact(len(big_a) - len(first), timeout=30)
         self.assertEqual(hashlib.sha256(first + rest).hexdigest(),
                          hashlib.sha256(big_a).hexdigest())
+        # It was promised keep-alive before the reload: it stays open for its next request,
+        # which the old configuration answers with "Connection: close".
+        down.send(wktest.request("/x.txt"))
+        resp = down.read_response()
+        self.assertEqual((resp.status, resp.body), (200, b"from A\n"), resp)
+        self.assertEqual((resp.get("Connection") or "").lower(), "close", resp)
         self.assertClosed(down, timeout=5)
         srv.wait_log(r"^httpd close fd=\d+ listener=\S+ client=127\.0\.0\.1:%d reason=retire "
                      % down.local_port)
@@ -259,10 +265,36 @@ class HttpReload(ReloadCase):
                     if len(errors) > 20:
                         return
 
-        t = threading.Thread(target=client, daemon=True)
-        t.start()
-        self.addCleanup(t.join, scaled(45))
+        # Keep-alive clients too: a connection a retiring worker holds is never closed under a
+        # request; its answer says "Connection: close", and the client connects again.
+        closes, kept = [], []
+
+        def keepalive():
+            deadline = time.monotonic() + scaled(40)
+            n = 0
+            c = wktest.Conn(srv.port, timeout=5)
+            try:
+                while not stop.is_set() and n < 20000 and time.monotonic() < deadline:
+                    c.send(wktest.request("/x.txt"))
+                    r = c.read_response()
+                    kept.append((r.status, r.body))
+                    n += 1
+                    if (r.get("Connection") or "").lower() == "close":
+                        closes.append(1)
+                        c.close()
+                        c = wktest.Conn(srv.port, timeout=5)
+            except Exception as e:  # reported below
+                errors.append("keep-alive: %r" % e)
+            finally:
+                c.close()
+
+        threads = [threading.Thread(target=client, daemon=True)]
+        threads += [threading.Thread(target=keepalive, daemon=True) for _ in range(4)]
+        for t in threads:
+            t.start()
+            self.addCleanup(t.join, scaled(45))
         self.addCleanup(stop.set)
+        t = threads[0]
         self.wait_for("20 answers before the reloads", lambda: len(results) >= 20 or errors)
         gen1 = started(srv)
         srv.send_signal(signal.SIGHUP)
@@ -283,11 +315,13 @@ class HttpReload(ReloadCase):
         new = set(started(srv).values()) - set(gen1.values()) - set(gen2.values())
         self.assertEqual(len(new), 2, srv.stderr_text())
         self.wait_children(srv, lambda k: set(k) == new, "the third generation alone")
-        t.join(scaled(45))
-        self.assertFalse(t.is_alive())
+        for t in threads:
+            t.join(scaled(45))
+            self.assertFalse(t.is_alive())
         self.assertEqual(errors, [])
         self.assertGreaterEqual(len(results), 70)
-        self.assertEqual([r for r in results if r != (200, b"x\n")], [])
+        self.assertEqual([r for r in results + kept if r != (200, b"x\n")], [])
+        self.assertGreaterEqual(len(closes), 4, "each reload closes the kept connections")
         self.assertEqual(len(srv.find(r"^httpd reload error=")), 0, srv.stderr_text())
         self.assertEqual(sorted(children(srv.pid)), sorted(new))
 
