@@ -141,12 +141,19 @@ int smtp_clients_set_worker(struct smtp_clients *t, unsigned worker)
     return 0;
 }
 
-/* The address as 16 bytes; false for addresses without one (AF_UNIX). */
+/*
+ * The client as 16 bytes; false for addresses without one (AF_UNIX). An
+ * IPv6 host picks any address in its /64 at will, so the key is the /64
+ * (the interface identifier zeroed); but a link-local or IPv4-mapped address
+ * stays whole (every LAN's link-local prefix is fe80::/64).
+ */
 static bool key_of(const struct sockaddr *sa, unsigned char key[16])
 {
     memset(key, 0, 16);
     if (sa->sa_family == AF_INET6) {
-        memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        bool whole = IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_V4MAPPED(a) || IN6_IS_ADDR_LOOPBACK(a);
+        memcpy(key, a, whole ? 16 : 8);
         return true;
     }
     if (sa->sa_family == AF_INET) {

@@ -1,7 +1,8 @@
 /*
  * clients.h: how many sessions each client address has open, to bound them
  * (--max-per-client), shared by every process of one smtpd. Keyed by the
- * address, not the port; no I/O, no allocation after smtp_clients_new().
+ * address (an IPv6 one by its /64), not the port; no I/O, no allocation
+ * after smtp_clients_new().
  *
  * Rules, in one place:
  * - The table lives in one anonymous shared mapping made by
@@ -16,8 +17,10 @@
  * - A process-shared robust mutex guards the table. A worker killed while
  *   holding it wedges nobody: the next process to lock it repairs whatever
  *   the dead one left half written, and goes on.
- * - IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) count as IPv4. Addresses
- *   without an IP (AF_UNIX) are never counted nor refused.
+ * - IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) count as IPv4. Other IPv6
+ *   addresses count by their /64, since a host may use any address in it;
+ *   link-local ones (and ::1) by the whole address. Addresses without an
+ *   IP (AF_UNIX) are never counted nor refused.
  */
 #ifndef SMTP_CLIENTS_H
 #define SMTP_CLIENTS_H

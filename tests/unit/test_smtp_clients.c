@@ -68,12 +68,12 @@ static struct sockaddr_in ip4(uint32_t host)
     return (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(host)};
 }
 
-/* 2001:db8::n */
+/* 2001:db8:N:N::1, n in the network half: a /64 of its own for each n */
 static struct sockaddr_in6 ip6(uint32_t n)
 {
-    struct sockaddr_in6 a = v6("2001:db8::", 0);
+    struct sockaddr_in6 a = v6("2001:db8::1", 0);
     uint32_t be = htonl(n);
-    memcpy(&a.sin6_addr.s6_addr[12], &be, 4);
+    memcpy(&a.sin6_addr.s6_addr[4], &be, 4);
     return a;
 }
 
@@ -180,6 +180,33 @@ static void test_mapped_counts_as_ipv4(void **state)
     smtp_clients_free(t);
 }
 
+/* An IPv6 client counts by its /64; link-local, loopback and mapped addresses whole. */
+static void test_ipv6_per_64(void **state)
+{
+    (void)state;
+    struct smtp_clients *t = smtp_clients_new(8);
+    struct sockaddr_in6 a = v6("2001:db8:1:2::a", 1), b = v6("2001:db8:1:2:ffff:1:2:3", 2);
+    struct sockaddr_in6 c = v6("2001:db8:1:3::a", 3);
+    assert_true(smtp_clients_enter(t, SA(a), 2));
+    assert_true(smtp_clients_enter(t, SA(b), 2)); /* another address of the same /64 */
+    assert_false(smtp_clients_enter(t, SA(a), 2));
+    assert_false(smtp_clients_enter(t, SA(b), 2));
+    assert_int_equal(smtp_clients_count(t, SA(a)), 2);
+    assert_true(smtp_clients_enter(t, SA(c), 2)); /* the next /64 */
+    assert_int_equal(smtp_clients_count(t, SA(c)), 1);
+    smtp_clients_leave(t, SA(b));
+    assert_int_equal(smtp_clients_count(t, SA(a)), 1);
+    struct sockaddr_in6 l1 = v6("fe80::1", 4), l2 = v6("fe80::2", 5), one = v6("::1", 6),
+                        zero = v6("::2", 7);
+    assert_true(smtp_clients_enter(t, SA(l1), 1));
+    assert_true(smtp_clients_enter(t, SA(l2), 1)); /* two hosts on a LAN, not one /64 */
+    assert_false(smtp_clients_enter(t, SA(l1), 1));
+    assert_true(smtp_clients_enter(t, SA(one), 1));
+    assert_true(smtp_clients_enter(t, SA(zero), 1));
+    assert_false(smtp_clients_enter(t, SA(one), 1));
+    smtp_clients_free(t);
+}
+
 static void test_many_addresses_and_zero_limit(void **state)
 {
     (void)state;
@@ -207,7 +234,7 @@ static void test_mapped_equals_ipv4_all_ways(void **state)
     (void)state;
     struct smtp_clients *t = smtp_clients_new(0);
     struct sockaddr_in a = ip4(0xc0000263u); /* 192.0.2.99 */
-    struct sockaddr_in6 m = mapped(0xc0000263u), other = ip6(0xc0000263u);
+    struct sockaddr_in6 m = mapped(0xc0000263u), other = v6("::c000:263", 0);
     assert_true(smtp_clients_enter(t, SA(m), 2));
     assert_true(smtp_clients_enter(t, SA(a), 2));
     assert_false(smtp_clients_enter(t, SA(m), 2));
@@ -599,6 +626,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_limit_per_address),
         cmocka_unit_test(test_mapped_counts_as_ipv4),
+        cmocka_unit_test(test_ipv6_per_64),
         cmocka_unit_test(test_many_addresses_and_zero_limit),
         cmocka_unit_test(test_mapped_equals_ipv4_all_ways),
         cmocka_unit_test(test_capacity),
