@@ -271,6 +271,17 @@ class Container(wktest.TestCase):
             self.assertTrue(all(l["state"] == "LISTEN" for l in listeners), listeners)
         self.log("mail file, users, HTTPS and socket view")
 
+        # A reload through the container engine: SIGHUP to the container reaches the server
+        # (its first process), which starts new workers and keeps its self-signed certificate.
+        name = self.container("httpd")
+        self.podman("kill", "--signal", "HUP", name)
+        self.wait_for("httpd's reload", lambda: "httpd reload config=new" in self.run_cmd(
+            ["podman", "logs", name], 30, check=False)[1], 30)
+        p = self.curl("-f", "-o", "/dev/null", "-w", "%{http_code}", "--cacert",
+                      os.path.join(run_dir, "httpd-cert.pem"), "https://127.0.0.1:%d/" % https)
+        self.assertEqual(p.stdout, b"200", p.stderr)
+        self.log("reload")
+
         # A graceful stop: SIGTERM, and each server exits 0 well before Podman would kill it.
         names = [self.container("httpd"), self.container("smtpd")]
         self.podman("stop", "-t", "20", *names, timeout=60)
