@@ -96,7 +96,7 @@ int wk_config_finish(const struct wk_program *p, struct wk_option *opts, size_t 
  * For a reload (SIGHUP): parses the configuration again, as
  * wk_config_parse() did at the start (the file named by -c, then argv), into
  * opts, whose values hold the defaults, and checks the log level it names.
- * Returns 0 with *level, or -EINVAL with a message in err.
+ * Returns 0 with *level, or -EINVAL (or -ENOMEM) with a message in err.
  */
 int wk_config_reread(struct wk_option *opts, size_t n, int argc, char **argv,
                      enum wk_log_level *level, char err[WK_ERR_LEN]);

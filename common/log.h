@@ -22,7 +22,7 @@ enum wk_log_level {
 /* Sets the program name that starts each line ("httpd") and the level. */
 void wk_log_init(const char *prog, enum wk_log_level level);
 
-/* Changes the level (a reload), and tells it. */
+/* Changes the level (a reload), and gives the current one. */
 void wk_log_set_level(enum wk_log_level level);
 enum wk_log_level wk_log_get_level(void);
 

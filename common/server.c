@@ -599,7 +599,6 @@ static int worker_main(unsigned id, void *arg)
     return rc < 0 ? 1 : 0;
 }
 
-/* A dead worker's connections, as the kernel closed them: counted closed. */
 /* A dead worker's entries, counted as the kernel closed its connections. */
 struct dead_worker {
     struct wk_server *srv;
@@ -636,7 +635,10 @@ static void worker_gone(unsigned id, pid_t pid, int status, void *arg)
 
 static void parent_hup(struct wk_supervisor *s, void *arg)
 {
-    WK_UNUSED(s);
+    if (wk_supervisor_stopping(s)) { /* the workers are on their way out: nothing to renew */
+        wk_log(WK_LOG_WARN, "reload ignored: stopping");
+        return;
+    }
     wk_server_reload(arg);
 }
 
@@ -674,8 +676,8 @@ int wk_server_renew(struct wk_server *srv, struct wk_server_state *was,
     srv->cfg.listen_default = listen_default;
     srv->data = now->data;
     swap_tls(srv, was->tls, now->tls);
-    /* A retiring worker serves on for the shutdown timeout, then stops within it again. */
-    uint64_t retire = cfg->shutdown_timeout_ms + stop_bound(cfg);
+    /* An old worker serves on for its own shutdown timeout, then stops within it again. */
+    uint64_t retire = was->cfg.shutdown_timeout_ms + stop_bound(&was->cfg);
     enum wk_log_level level = wk_log_get_level();
     wk_log_set_level(now->log_level); /* before the fork: the new workers' level */
     srv->leaving = was;               /* for the new workers to let go of */

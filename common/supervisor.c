@@ -33,6 +33,7 @@ struct worker {
     uint64_t pause_ms;       /* the last pause before a restart; 0: none yet */
     struct wk_timer restart; /* armed while a restart waits */
     struct wk_timer retire;  /* armed while it retires: SIGKILL when it fires */
+    uint64_t stop_ms;        /* its generation's stop bound (0: none) */
 };
 
 struct wk_supervisor {
@@ -40,7 +41,7 @@ struct wk_supervisor {
     struct wk_supervisor_ops ops;
     void *arg;
     pid_t self; /* the parent's pid, for the child to tell whether it is already orphaned */
-    uint64_t stop_timeout_ms;
+    uint64_t stop_timeout_ms; /* the current generation's stop bound */
     bool stopping;
     struct wk_timer stop_timer;
     wk_supervisor_hup_fn *on_hup;
@@ -177,6 +178,7 @@ static int spawn(struct wk_supervisor *s, struct worker *w)
         return -e;
     w->pid = pid;
     w->started = wk_clock_monotonic_ms();
+    w->stop_ms = s->stop_timeout_ms;
     s->running++;
     wk_log(WK_LOG_INFO, "worker id=%u pid=%d start", w->id, (int)pid);
     return 0;
@@ -230,8 +232,8 @@ static void gone(struct wk_supervisor *s, struct worker *w, int status)
            w->id, (int)pid, how, retired ? " retired" : "");
     if (s->ops.exited != NULL)
         s->ops.exited(w->id, pid, status, s->arg);
-    if (s->stopping || retired) {
-        if (s->running == 0)
+    if (s->stopping || retired) { /* a retired one leaves its place to the new generation */
+        if (s->stopping && s->running == 0)
             finish(s);
         return;
     }
@@ -300,6 +302,21 @@ static void on_stop_timer(struct wk_timer *t)
     signal_all(s, SIGKILL); /* reaped, and the loop stopped, when their SIGCHLD comes */
 }
 
+/* The stop's bound: the longest of the running workers' own (0: one has none). */
+static uint64_t stop_bound(const struct wk_supervisor *s)
+{
+    uint64_t most = 0;
+    for (unsigned i = 0; i < WK_SUPERVISOR_MAX_IDS; i++) {
+        const struct worker *w = &s->w[i];
+        if (w->pid <= 0)
+            continue;
+        if (w->stop_ms == 0)
+            return 0;
+        most = w->stop_ms > most ? w->stop_ms : most;
+    }
+    return most;
+}
+
 /* SIGTERM and SIGINT: the first begins the stop, passed on once. */
 static void on_stop(struct wk_loop *loop, int signo, void *data)
 {
@@ -318,8 +335,8 @@ static void on_stop(struct wk_loop *loop, int signo, void *data)
     signal_all(s, signo);
     if (s->running == 0)
         finish(s);
-    else if (s->stop_timeout_ms > 0)
-        wk_loop_timer_after(loop, &s->stop_timer, s->stop_timeout_ms);
+    else if (stop_bound(s) > 0)
+        wk_loop_timer_after(loop, &s->stop_timer, stop_bound(s));
 }
 
 /* SIGKILLs and reaps worker w, blocking until it is gone. Returns its status. */
@@ -381,6 +398,8 @@ int wk_supervisor_renew(struct wk_supervisor *s, unsigned n, uint64_t stop_timeo
         return -EBUSY;
     }
     unsigned old = s->gen++;
+    uint64_t old_stop_ms = s->stop_timeout_ms;
+    s->stop_timeout_ms = stop_timeout_ms; /* the new workers' */
     for (unsigned j = 0; j < n; j++) {
         struct worker *w = &s->w[pick[j]];
         w->gen = s->gen;
@@ -400,6 +419,7 @@ int wk_supervisor_renew(struct wk_supervisor *s, unsigned n, uint64_t stop_timeo
                 s->ops.exited(v->id, pid, status, s->arg);
         }
         s->gen = old;
+        s->stop_timeout_ms = old_stop_ms;
         return rc;
     }
     for (unsigned i = 0; i < WK_SUPERVISOR_MAX_IDS; i++) {
@@ -415,7 +435,6 @@ int wk_supervisor_renew(struct wk_supervisor *s, unsigned n, uint64_t stop_timeo
             wk_loop_timer_after(s->loop, &w->retire, retire_timeout_ms);
     }
     s->n = n;
-    s->stop_timeout_ms = stop_timeout_ms;
     wk_log(WK_LOG_INFO, "generation=%u workers=%u", s->gen, n);
     return 0;
 }

@@ -143,8 +143,10 @@ int wk_supervisor_start(struct wk_loop *loop, unsigned n, uint64_t stop_timeout_
  * and get SIGKILL if still running after retire_timeout_ms (0: no bound);
  * one that was waiting to restart is simply gone. ops->exited is called for
  * them as for any worker. The workers a restart brings back from then on
- * belong to the new generation. stop_timeout_ms replaces the bound given to
- * wk_supervisor_start(). Logs "generation=2 workers=n".
+ * belong to the new generation. stop_timeout_ms is the new workers' stop
+ * bound, in place of the one given to wk_supervisor_start(); a stop waits
+ * for the longest bound among the workers then running, old ones included.
+ * Logs "generation=2 workers=n".
  *
  * Returns 0, or -errno with a message in err, the old generation serving
  * on: -ECANCELED during a stop, -EINVAL for a bad n, -EBUSY when fewer than

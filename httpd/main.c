@@ -190,7 +190,7 @@ static struct http_state *state_new(void)
         {"send-timeout", WK_OPT_DURATION, &cfg->send_timeout, "DUR",
          "longest pause of a client reading a response", 1, 0, false},
         {"shutdown-timeout", WK_OPT_DURATION, &cfg->shutdown_timeout, "DUR",
-         "on SIGTERM, time given to responses in flight", 0, 0, false},
+         "on SIGTERM, time given to responses in flight (and old workers on SIGHUP)", 0, 0, false},
         WK_TLS_OPTIONS(&cfg->tls),
         {"dashboard-allow", WK_OPT_LIST, &cfg->dashboard_allow, "CIDR",
          "who may see /-/, repeatable (default: loopback and private networks)", 0, 0, false},

@@ -142,18 +142,36 @@ int smtp_clients_set_worker(struct smtp_clients *t, unsigned worker)
 }
 
 /*
+ * An address whose /64 many hosts share: NAT64 (64:ff9b::/96 and
+ * 64:ff9b:1::/48 hold every IPv4 host behind a translator) and Teredo
+ * (2001::/32: the network half names the relay, not the host).
+ */
+static bool shared_prefix(const struct in6_addr *a)
+{
+    const uint8_t *b = a->s6_addr;
+    static const uint8_t nat64[] = {0x00, 0x64, 0xff, 0x9b};
+    static const uint8_t teredo[] = {0x20, 0x01, 0x00, 0x00};
+    return memcmp(b, nat64, 4) == 0 || memcmp(b, teredo, 4) == 0;
+}
+
+/*
  * The client as 16 bytes; false for addresses without one (AF_UNIX). An
  * IPv6 host picks any address in its /64 at will, so the key is the /64
- * (the interface identifier zeroed); but a link-local or IPv4-mapped address
- * stays whole (every LAN's link-local prefix is fe80::/64).
+ * (the interface identifier zeroed); but loopback, IPv4-mapped, NAT64 and
+ * Teredo addresses stay whole, and a link-local one stays whole with its
+ * interface in the bytes its prefix leaves zero (every LAN is fe80::/64).
  */
 static bool key_of(const struct sockaddr *sa, unsigned char key[16])
 {
     memset(key, 0, 16);
     if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        bool whole = IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_V4MAPPED(a) || IN6_IS_ADDR_LOOPBACK(a);
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        const struct in6_addr *a = &in6->sin6_addr;
+        bool whole = IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_V4MAPPED(a) ||
+                     IN6_IS_ADDR_LOOPBACK(a) || shared_prefix(a);
         memcpy(key, a, whole ? 16 : 8);
+        if (IN6_IS_ADDR_LINKLOCAL(a))
+            memcpy(key + 4, &in6->sin6_scope_id, sizeof in6->sin6_scope_id);
         return true;
     }
     if (sa->sa_family == AF_INET) {

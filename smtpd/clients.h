@@ -19,8 +19,9 @@
  *   the dead one left half written, and goes on.
  * - IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) count as IPv4. Other IPv6
  *   addresses count by their /64, since a host may use any address in it;
- *   link-local ones (and ::1) by the whole address. Addresses without an
- *   IP (AF_UNIX) are never counted nor refused.
+ *   by the whole address where a /64 is shared by many hosts (NAT64,
+ *   Teredo) or means nothing (::1; link-local, with its interface).
+ *   Addresses without an IP (AF_UNIX) are never counted nor refused.
  */
 #ifndef SMTP_CLIENTS_H
 #define SMTP_CLIENTS_H

@@ -198,7 +198,7 @@ static struct smtp_state *state_new(void)
         {"data-timeout", WK_OPT_DURATION, &cfg->data_timeout, "DUR",
          "wait for the next part of a message this long (RFC 5321: 3m)", 1, 0, false},
         {"shutdown-timeout", WK_OPT_DURATION, &cfg->shutdown_timeout, "DUR",
-         "on SIGTERM, time given to messages in flight", 0, 0, false},
+         "on SIGTERM, time given to messages in flight (and old workers on SIGHUP)", 0, 0, false},
         WK_TLS_OPTIONS(&cfg->tls),
         {"probe", WK_OPT_STRING, &st->probe, "ADDR",
          "health check: ask the server at ADDR for its 220 greeting and exit 0 if healthy", 0, 0,

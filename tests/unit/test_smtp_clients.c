@@ -180,11 +180,11 @@ static void test_mapped_counts_as_ipv4(void **state)
     smtp_clients_free(t);
 }
 
-/* An IPv6 client counts by its /64; link-local, loopback and mapped addresses whole. */
+/* An IPv6 client counts by its /64; link-local, loopback, mapped, NAT64, Teredo ones whole. */
 static void test_ipv6_per_64(void **state)
 {
     (void)state;
-    struct smtp_clients *t = smtp_clients_new(8);
+    struct smtp_clients *t = smtp_clients_new(16);
     struct sockaddr_in6 a = v6("2001:db8:1:2::a", 1), b = v6("2001:db8:1:2:ffff:1:2:3", 2);
     struct sockaddr_in6 c = v6("2001:db8:1:3::a", 3);
     assert_true(smtp_clients_enter(t, SA(a), 2));
@@ -204,6 +204,20 @@ static void test_ipv6_per_64(void **state)
     assert_true(smtp_clients_enter(t, SA(one), 1));
     assert_true(smtp_clients_enter(t, SA(zero), 1));
     assert_false(smtp_clients_enter(t, SA(one), 1));
+    struct sockaddr_in6 l1b = l1; /* the same link-local address on another interface */
+    l1b.sin6_scope_id = 7;
+    assert_true(smtp_clients_enter(t, SA(l1b), 1));
+    assert_false(smtp_clients_enter(t, SA(l1b), 1));
+    /* Many hosts behind one /64: each NAT64 or Teredo address counts alone. */
+    const char *shared[][2] = {{"64:ff9b::c000:201", "64:ff9b::c000:202"},
+                               {"64:ff9b:1::a00:1", "64:ff9b:1::a00:2"},
+                               {"2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:0:4136:e378::1"}};
+    for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++) {
+        struct sockaddr_in6 x = v6(shared[i][0], 1), y = v6(shared[i][1], 2);
+        assert_true(smtp_clients_enter(t, SA(x), 1));
+        assert_true(smtp_clients_enter(t, SA(y), 1));
+        assert_false(smtp_clients_enter(t, SA(x), 1));
+    }
     smtp_clients_free(t);
 }
 

@@ -18,6 +18,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -921,9 +922,13 @@ static void test_fake_fields(void **state)
     assert_int_equal(v[0].bytes_acked, 10000000000ull);
     assert_int_equal(v[0].bytes_received, 7);
 
-    /* Link-local: the interface index becomes the scope id. */
-    assert_string_equal(text(&v[1].local).s, "[fe80::1]:8080");
-    assert_string_equal(text(&v[1].peer).s, "[fe80::2]:5555");
+    /* Link-local: the interface index becomes the scope id, printed as its name (or number). */
+    char ifname[IF_NAMESIZE] = "3", want[64];
+    if_indextoname(3, ifname);
+    snprintf(want, sizeof want, "[fe80::1%%%s]:8080", ifname);
+    assert_string_equal(text(&v[1].local).s, want);
+    snprintf(want, sizeof want, "[fe80::2%%%s]:5555", ifname);
+    assert_string_equal(text(&v[1].peer).s, want);
     assert_int_equal(v[1].local.in6.sin6_scope_id, 3);
     assert_int_equal(v[1].peer.in6.sin6_scope_id, 3);
     assert_int_equal(v[1].state, TCP_TIME_WAIT);

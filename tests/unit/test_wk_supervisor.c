@@ -43,12 +43,13 @@
 
 /* What a worker does (chosen by the parent before the fork). */
 enum mode {
-    MODE_SERVE,        /* run a loop until SIGTERM or SIGINT, then exit 0 */
-    MODE_EXIT,         /* report ready, return exit_code[id] at once */
-    MODE_LATE,         /* serve, but sleep LATE_MS before making the loop */
-    MODE_IGNORE_TERM,  /* serve, with SIGTERM ignored */
-    MODE_EXIT_ON_USR1, /* serve; SIGUSR1 makes it return 3 */
-    MODE_IGNORE_QUIT,  /* serve, with SIGQUIT (retire) ignored */
+    MODE_SERVE,            /* run a loop until SIGTERM or SIGINT, then exit 0 */
+    MODE_EXIT,             /* report ready, return exit_code[id] at once */
+    MODE_LATE,             /* serve, but sleep LATE_MS before making the loop */
+    MODE_IGNORE_TERM,      /* serve, with SIGTERM ignored */
+    MODE_EXIT_ON_USR1,     /* serve; SIGUSR1 makes it return 3 */
+    MODE_IGNORE_QUIT,      /* serve, with SIGQUIT (retire) ignored */
+    MODE_IGNORE_TERM_QUIT, /* serve, with SIGTERM and SIGQUIT ignored */
 };
 
 #define LATE_MS 300
@@ -112,6 +113,7 @@ struct fixture {
 };
 
 static struct fixture fx;
+static uint64_t term_at; /* when a case raised SIGTERM */
 
 /* ---- child side ---- */
 
@@ -223,9 +225,9 @@ static int worker(unsigned id, void *arg)
     }
     if (c.mode == MODE_LATE)
         nanosleep(&(struct timespec){0, LATE_MS * 1000000L}, NULL);
-    if (c.mode == MODE_IGNORE_TERM)
+    if (c.mode == MODE_IGNORE_TERM || c.mode == MODE_IGNORE_TERM_QUIT)
         signal(SIGTERM, SIG_IGN);
-    if (c.mode == MODE_IGNORE_QUIT)
+    if (c.mode == MODE_IGNORE_QUIT || c.mode == MODE_IGNORE_TERM_QUIT)
         signal(SIGQUIT, SIG_IGN);
     char err[WK_ERR_LEN];
     c.loop = wk_loop_new(err);
@@ -234,9 +236,9 @@ static int worker(unsigned id, void *arg)
     wk_loop_signal(c.loop, SIGHUP, child_signal, &c);
     wk_loop_signal(c.loop, SIGUSR1, child_signal, &c);
     wk_loop_signal(c.loop, SIGINT, child_signal, &c);
-    if (c.mode != MODE_IGNORE_TERM)
+    if (c.mode != MODE_IGNORE_TERM && c.mode != MODE_IGNORE_TERM_QUIT)
         wk_loop_signal(c.loop, SIGTERM, child_signal, &c);
-    if (c.mode != MODE_IGNORE_QUIT)
+    if (c.mode != MODE_IGNORE_QUIT && c.mode != MODE_IGNORE_TERM_QUIT)
         wk_loop_signal(c.loop, SIGQUIT, child_signal, &c);
     wk_timer_init(&c.bound, child_bound, &c);
     wk_loop_timer_after(c.loop, &c.bound, CHILD_BOUND_S * 1000);
@@ -300,6 +302,14 @@ static void renew_hook(struct wk_supervisor *s, void *arg)
     f->running_at_hup = wk_supervisor_running(s);
     f->renew_err[0] = '\0';
     f->renew_rc = wk_supervisor_renew(s, f->renew_n, 5000, f->retire_ms, f->renew_err);
+}
+
+/* The same, with a 200 ms stop bound for the new generation. */
+static void renew_hook_short(struct wk_supervisor *s, void *arg)
+{
+    struct fixture *f = arg;
+    f->hups++;
+    f->renew_rc = wk_supervisor_renew(s, 1, 200, 0, f->renew_err);
 }
 
 static const struct wk_supervisor_ops ops = {.worker = worker, .exited = on_exited};
@@ -873,6 +883,88 @@ static void test_renew_refused(void **state)
     no_child_left(f);
 }
 
+static void crash_kills_retiree(struct fixture *f, const struct exit_rec *e)
+{
+    /* The new worker's first crash: its restart waits; now the old one exits too. */
+    if (e->id == 1 && f->count[EV_QUIT] == 0 && f->nexits == 1)
+        kill(wk_supervisor_pid(f->sup, 0), SIGKILL);
+}
+
+static void ready_after_both_term(struct fixture *f, const struct report *r)
+{
+    if (r->event == EV_READY && f->count[EV_READY] == 1 && f->hups == 0)
+        raise(SIGHUP);
+    else if (r->event == EV_READY && r->id == 1 && f->nexits >= 2 &&
+             !wk_supervisor_stopping(f->sup))
+        raise(SIGTERM);
+}
+
+/*
+ * The last retired worker exiting while the new generation's only worker
+ * waits for its restart ends nothing: the server is not stopping, the
+ * worker comes back, and only SIGTERM stops the loop.
+ */
+static void test_retiree_exit_is_not_a_stop(void **state)
+{
+    struct fixture *f = *state;
+    f->mode[0] = MODE_IGNORE_QUIT;
+    f->mode[1] = MODE_EXIT;
+    f->exit_code[1] = 3;
+    f->on_report = ready_after_both_term;
+    f->on_exited = crash_kills_retiree;
+    f->renew_n = 1;
+    f->retire_ms = 0;
+    start(f, 1, 5000);
+    wk_supervisor_on_hup(f->sup, renew_hook, f);
+    run(f, GUARD_MS);
+    assert_int_equal(f->renew_rc, 0);
+    assert_true(wk_supervisor_stopping(f->sup)); /* the loop ended by SIGTERM, not before */
+    assert_true(f->nexits >= 3);
+    assert_int_equal(f->exits[0].id, 1);
+    assert_int_equal(f->exits[1].id, 0);
+    assert_true(WIFSIGNALED(f->exits[1].status));
+    print_message("running when the retired worker exited: %u\n", f->exits[1].running);
+    assert_true(count_of(f, EV_READY, 1) >= 2); /* restarted after the retired one left */
+    assert_stopped_cleanly(f);
+    no_child_left(f);
+}
+
+static void renew_then_term(struct fixture *f, const struct report *r)
+{
+    if (r->event == EV_READY && f->count[EV_READY] == 1 && f->hups == 0)
+        raise(SIGHUP);
+    else if (r->event == EV_READY && r->id == 1) {
+        term_at = wk_clock_monotonic_ms();
+        raise(SIGTERM);
+    }
+}
+
+/*
+ * A stop waits for the longest bound among the running workers: an old one
+ * that ignores SIGTERM and SIGQUIT keeps its generation's 1500 ms although
+ * the new generation's bound is 200 ms.
+ */
+static void test_stop_bound_of_old_generation(void **state)
+{
+    struct fixture *f = *state;
+    f->mode[0] = MODE_IGNORE_TERM_QUIT;
+    f->on_report = renew_then_term;
+    start(f, 1, 1500);
+    wk_supervisor_on_hup(f->sup, renew_hook_short, f);
+    pid_t old = wk_supervisor_pid(f->sup, 0);
+    run(f, GUARD_MS);
+    uint64_t took = wk_clock_monotonic_ms() - term_at;
+    print_message("stop took %llu ms\n", (unsigned long long)took);
+    assert_int_equal(f->renew_rc, 0);
+    assert_true(took >= 1450 && took < 5000);
+    const struct exit_rec *e = f->exits[0].pid == old ? &f->exits[0] : &f->exits[1];
+    assert_int_equal(e->pid, old);
+    assert_true(WIFSIGNALED(e->status));
+    assert_int_equal(WTERMSIG(e->status), SIGKILL);
+    assert_stopped_cleanly(f);
+    no_child_left(f);
+}
+
 static void late_report(struct fixture *f, const struct report *r)
 {
     WK_UNUSED(r);
@@ -903,8 +995,6 @@ static void test_signals_before_worker_loop(void **state)
     assert_int_equal(f->exits[0].status, 0);
     no_child_left(f);
 }
-
-static uint64_t term_at;
 
 static void ready2_term_timed(struct fixture *f, const struct report *r)
 {
@@ -1027,6 +1117,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hup_renews_generation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retire_timeout_kills, setup, teardown),
         cmocka_unit_test_setup_teardown(test_renew_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retiree_exit_is_not_a_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_bound_of_old_generation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signals_before_worker_loop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_after_stop_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_kills_leftovers, setup, teardown),
