@@ -185,4 +185,17 @@ void wk_metrics_server(struct wk_metrics *m, const struct wk_server *srv, const 
     wk_metrics_family(m, prefix, "start_time_seconds", "gauge",
                       "Start time of the process since the epoch, in seconds.");
     wk_metrics_sample(m, prefix, "start_time_seconds", NULL, NULL, srv->started_ms / 1000);
+    struct wk_server_reloads r;
+    wk_server_reloads(srv, &r);
+    wk_metrics_family(m, prefix, "reloads_total", "counter",
+                      "Reloads (SIGHUP): done, or refused with the configuration unchanged.");
+    wk_metrics_sample(m, prefix, "reloads_total", "result", "ok", r.ok);
+    wk_metrics_sample(m, prefix, "reloads_total", "result", "failed", r.failed);
+    wk_metrics_family(m, prefix, "config_last_reload_successful", "gauge",
+                      "1 when the last reload (or the start) read the configuration.");
+    wk_metrics_sample(m, prefix, "config_last_reload_successful", NULL, NULL, r.last_ok);
+    wk_metrics_family(m, prefix, "config_last_reload_success_timestamp_seconds", "gauge",
+                      "When the configuration in use was read, since the epoch, in seconds.");
+    wk_metrics_sample(m, prefix, "config_last_reload_success_timestamp_seconds", NULL, NULL,
+                      r.ok_at_ms / 1000);
 }

@@ -7,6 +7,7 @@
  * The mapping is one region per worker, each on its own cache lines:
  *   struct worker (high-water mark, free count) | free stack: uint32_t[slots]
  *   | slots[slots] | counters[listeners] | proto: uint64_t[nproto]
+ * then the server's own values: uint64_t[nglobal].
  * A worker's slots below its high-water mark have been claimed at least
  * once; the free stack holds the indexes of those released since, the most
  * recent on top. A claim pops the stack, or when it is empty takes the slot
@@ -52,7 +53,8 @@ struct wk_scoreboard {
     size_t slot_stride;     /* slot_size rounded up to 8 */
     size_t counters_stride; /* counters_size rounded up to 8 */
     size_t off_free, off_slots, off_counters, off_proto;
-    size_t region; /* bytes per worker */
+    size_t region;     /* bytes per worker */
+    size_t off_global; /* after the last worker's region */
 };
 
 static size_t round_up(size_t n, size_t to)
@@ -67,7 +69,8 @@ static bool shape_ok(const struct wk_scoreboard_shape *s)
            s->slots <= WK_SCOREBOARD_MAX_SLOTS && s->nproto <= WK_SCOREBOARD_MAX_PROTO &&
            s->slot_size >= sizeof(struct wk_scoreboard_slot_head) &&
            s->slot_size <= WK_SCOREBOARD_MAX_SLOT_SIZE &&
-           s->counters_size <= WK_SCOREBOARD_MAX_COUNTERS_SIZE;
+           s->counters_size <= WK_SCOREBOARD_MAX_COUNTERS_SIZE &&
+           s->nglobal <= WK_SCOREBOARD_MAX_GLOBAL;
 }
 
 /*
@@ -85,7 +88,8 @@ static bool lay_out(struct wk_scoreboard *sb)
     uint64_t off_counters = round_up(off_slots + slots * sb->slot_stride, LINE);
     uint64_t off_proto = off_counters + (uint64_t)s->listeners * sb->counters_stride;
     uint64_t region = round_up(off_proto + (uint64_t)s->nproto * sizeof(uint64_t), LINE);
-    uint64_t len = region * s->workers;
+    uint64_t off_global = region * s->workers;
+    uint64_t len = off_global + round_up((uint64_t)s->nglobal * sizeof(uint64_t), LINE);
     if (len > SIZE_MAX / 2)
         return false;
     sb->off_free = off_free;
@@ -93,6 +97,7 @@ static bool lay_out(struct wk_scoreboard *sb)
     sb->off_counters = off_counters;
     sb->off_proto = off_proto;
     sb->region = region;
+    sb->off_global = off_global;
     sb->len = len;
     return true;
 }
@@ -259,6 +264,16 @@ const uint64_t *wk_scoreboard_proto_of(const struct wk_scoreboard *sb, unsigned 
     if (worker >= sb->shape.workers || sb->shape.nproto == 0)
         return NULL;
     return (const uint64_t *)(region_of(sb, worker) + sb->off_proto);
+}
+
+const uint64_t *wk_scoreboard_global_of(const struct wk_scoreboard *sb)
+{
+    return sb->shape.nglobal ? (const uint64_t *)(sb->base + sb->off_global) : NULL;
+}
+
+uint64_t *wk_scoreboard_global(struct wk_scoreboard *sb)
+{
+    return (uint64_t *)wk_scoreboard_global_of(sb);
 }
 
 unsigned wk_scoreboard_high_water(const struct wk_scoreboard *sb, unsigned worker)

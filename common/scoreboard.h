@@ -9,7 +9,9 @@
  *     caller's (the socket view's entry of a connection);
  *   - for each listener, a counters block of `counters_size` bytes, the
  *     caller's (totals since the start, summed over the workers by readers);
- *   - `nproto` uint64_t counters of the protocol.
+ *   - `nproto` uint64_t counters of the protocol;
+ * and once, `nglobal` uint64_t values of the whole server (reloads, say),
+ * written by the one process that owns them (the parent of the workers).
  * Nothing else: no pointer into a process's private memory may be stored in
  * it (an fd, a pointer to a static string, mean nothing to another process).
  *
@@ -33,7 +35,8 @@
  * - Slots and counters blocks are 8-byte aligned; a type needing more
  *   alignment cannot be stored.
  * - The mapping's size is workers * (slots * slot_size + listeners *
- *   counters_size + nproto * 8 + slots * 4) bytes plus a little; it is
+ *   counters_size + nproto * 8 + slots * 4) + nglobal * 8 bytes plus a
+ *   little; it is
  *   address space only (MAP_NORESERVE: not counted against the commit
  *   limit), and its pages are touched as slots are first used: a worker
  *   (a row) that never runs costs nothing, and a worker reuses its most
@@ -56,6 +59,7 @@
 #define WK_SCOREBOARD_MAX_SLOT_SIZE     1024
 #define WK_SCOREBOARD_MAX_COUNTERS_SIZE 4096
 #define WK_SCOREBOARD_MAX_PROTO         1024
+#define WK_SCOREBOARD_MAX_GLOBAL        64
 
 /* A reader gives up on a slot still changing after this many copies, and skips it. */
 #define WK_SCOREBOARD_READ_TRIES 64
@@ -80,6 +84,7 @@ struct wk_scoreboard_shape {
     unsigned nproto;      /* per worker: 0..WK_SCOREBOARD_MAX_PROTO */
     size_t slot_size;     /* sizeof(struct wk_scoreboard_slot_head)..WK_SCOREBOARD_MAX_SLOT_SIZE */
     size_t counters_size; /* per worker and listener: 0..WK_SCOREBOARD_MAX_COUNTERS_SIZE */
+    unsigned nglobal;     /* the whole server's: 0..WK_SCOREBOARD_MAX_GLOBAL */
 };
 
 struct wk_scoreboard;
@@ -147,6 +152,13 @@ void *wk_scoreboard_counters(struct wk_scoreboard *sb, unsigned worker, unsigned
 uint64_t *wk_scoreboard_proto(struct wk_scoreboard *sb, unsigned worker);
 
 /*
+ * The nglobal values of the whole server, zeroed at the start; NULL when
+ * nglobal is 0. One process writes them (wk_scoreboard_add()/_set()), any
+ * reads them (wk_scoreboard_global_of() and wk_scoreboard_get()).
+ */
+uint64_t *wk_scoreboard_global(struct wk_scoreboard *sb);
+
+/*
  * Readers: any process, at any time.
  *
  * Calls fn(copy, arg) for each used slot of every worker, worker by worker,
@@ -161,6 +173,7 @@ size_t wk_scoreboard_each(const struct wk_scoreboard *sb, wk_scoreboard_each_fn 
 const void *wk_scoreboard_counters_of(const struct wk_scoreboard *sb, unsigned worker,
                                       unsigned listener);
 const uint64_t *wk_scoreboard_proto_of(const struct wk_scoreboard *sb, unsigned worker);
+const uint64_t *wk_scoreboard_global_of(const struct wk_scoreboard *sb);
 
 /*
  * How many of the worker's slots were ever claimed since its start (its

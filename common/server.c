@@ -190,6 +190,41 @@ static void on_worker_hup(struct wk_loop *loop, int signo, void *data)
     wk_log(WK_LOG_WARN, "reload ignored: send SIGHUP to the parent, pid %d", (int)getppid());
 }
 
+/* The server's own values in the scoreboard, written by the process that made it. */
+enum { G_RELOADS_OK, G_RELOADS_FAILED, G_RELOAD_OK_AT_MS, G_RELOAD_LAST_FAILED, G_COUNT };
+
+static uint64_t wall_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
+
+/* Counts a reload that ran (rc 0) or was refused. */
+static void count_reload(struct wk_server *srv, int rc)
+{
+    uint64_t *g = srv->board ? wk_scoreboard_global(srv->board) : NULL;
+    if (g == NULL)
+        return;
+    wk_scoreboard_add(&g[rc < 0 ? G_RELOADS_FAILED : G_RELOADS_OK], 1);
+    wk_scoreboard_set(&g[G_RELOAD_LAST_FAILED], rc < 0);
+    if (rc == 0)
+        wk_scoreboard_set(&g[G_RELOAD_OK_AT_MS], wall_ms());
+}
+
+void wk_server_reloads(const struct wk_server *srv, struct wk_server_reloads *out)
+{
+    const uint64_t *g = srv->board ? wk_scoreboard_global_of(srv->board) : NULL;
+    *out = (struct wk_server_reloads){.ok_at_ms = srv->started_ms, .last_ok = true};
+    if (g == NULL)
+        return;
+    out->ok = wk_scoreboard_get(&g[G_RELOADS_OK]);
+    out->failed = wk_scoreboard_get(&g[G_RELOADS_FAILED]);
+    uint64_t at = wk_scoreboard_get(&g[G_RELOAD_OK_AT_MS]);
+    out->ok_at_ms = at ? at : srv->started_ms;
+    out->last_ok = wk_scoreboard_get(&g[G_RELOAD_LAST_FAILED]) == 0;
+}
+
 void wk_server_reload(struct wk_server *srv)
 {
     wk_log(WK_LOG_INFO, "reload signal=HUP");
@@ -208,6 +243,8 @@ void wk_server_reload(struct wk_server *srv)
         wk_log_escape_quoted(shown, sizeof shown, err, strlen(err));
         wk_log(WK_LOG_ERROR, "reload error=\"%s\" config=unchanged", shown);
     }
+    if (srv->on_reload != NULL)
+        count_reload(srv, rc);
     notify_ready(srv);
 }
 
@@ -299,9 +336,7 @@ int wk_server_init(struct wk_server *srv, const struct wk_server_config *cfg,
     srv->cfg = *cfg;
     srv->ops = ops;
     srv->data = data;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    srv->started_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+    srv->started_ms = wall_ms();
     signal(SIGPIPE, SIG_IGN); /* sendfile() to a closed socket would raise it */
     raise_fd_limit();
     wk_timer_init(&srv->stop_timer, on_stop_timer, srv);
@@ -367,6 +402,7 @@ static int make_board(struct wk_server *srv, char err[WK_ERR_LEN])
         .nproto = WK_SERVER_COUNTERS,
         .slot_size = sizeof(struct wk_conn_info),
         .counters_size = sizeof(struct wk_registry),
+        .nglobal = G_COUNT,
     };
     int rc = wk_scoreboard_new(&shape, &srv->board);
     if (rc < 0) {

@@ -204,6 +204,16 @@ typedef void wk_server_worker_gone_fn(struct wk_server *srv, unsigned worker, vo
 int wk_server_run_workers(struct wk_server *srv, unsigned n, wk_server_worker_fn *setup,
                           wk_server_worker_gone_fn *gone, void *arg, char err[WK_ERR_LEN]);
 
+/* The reloads so far, for the metrics (kept in the scoreboard, so every worker sees them). */
+struct wk_server_reloads {
+    uint64_t ok, failed; /* SIGHUPs that renewed the workers, and those refused */
+    uint64_t ok_at_ms;   /* wall clock of the last good one, or of the start */
+    bool last_ok;        /* the last one was good (or there was none) */
+};
+
+/* The reloads of srv's server, as any of its processes sees them. */
+void wk_server_reloads(const struct wk_server *srv, struct wk_server_reloads *out);
+
 /* Protocol counters per worker in the scoreboard (httpd: requests by class). */
 #define WK_SERVER_COUNTERS 8
 

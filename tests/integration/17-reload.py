@@ -109,6 +109,13 @@ class ReloadCase(wktest.TestCase):
         fam = promtext.parse(self.get(srv, "/-/metrics").body)
         return sum(v for n, l, v in fam["httpd_connections_accepted_total"]["samples"])
 
+    def reloads(self, srv):
+        """(good, refused, last one good) from /-/metrics."""
+        fam = promtext.parse(self.get(srv, "/-/metrics").body)
+        by = {l["result"]: v for n, l, v in fam["httpd_reloads_total"]["samples"]}
+        [(_, _, last)] = fam["httpd_config_last_reload_successful"]["samples"]
+        return int(by["ok"]), int(by["failed"]), int(last)
+
     def worker_of(self, srv, conns):
         """{local port: worker id} of the connections, from /-/sockets.json."""
         ports = {"127.0.0.1:%d" % c.local_port: c.local_port for c in conns}
@@ -361,6 +368,7 @@ class HttpReload(ReloadCase):
                     r = self.get(srv, "/x.txt")
                     self.assertEqual((r.status, r.body), (200, b"x\n"), r)
         self.assertEqual(len(srv.find(r"^httpd listen addr=")), 1)
+        self.assertEqual(self.reloads(srv), (0, len(refusals), 0))
 
         # Fewer workers and fewer connections: that applies.
         fewer = [l.replace("= 50", "= 40").replace("workers = 2", "workers = 1") for l in good]
@@ -376,6 +384,7 @@ class HttpReload(ReloadCase):
             r = self.get(srv, "/x.txt")
             self.assertEqual((r.status, r.body), (200, b"x\n"), r)
         self.assertEqual(len(srv.find(r"^httpd listen addr=")), 1)
+        self.assertEqual(self.reloads(srv), (1, len(refusals), 1))
 
         # A quieter log: the parent and the new worker log at the new level from the reload on.
         write_conf(self.conf, fewer + ["log-level = warn"])

@@ -279,6 +279,20 @@ struct want_listener {
 };
 
 /* The page wk_metrics_server should write for these listeners, built independently. */
+/* A reload function that does nothing and returns what *arg says. */
+static int reload_as_told(struct wk_server *srv, void *arg, char err[WK_ERR_LEN])
+{
+    (void)srv;
+    int rc = *(int *)arg;
+    if (rc < 0)
+        snprintf(err, WK_ERR_LEN, "told to fail");
+    return rc;
+}
+
+/* What the expected page says of reloads (the defaults: none yet). */
+static uint64_t reloads_ok, reloads_failed, reloads_at_s;
+static bool reloads_last_failed;
+
 static char *expected_server_page(const char *prefix, const struct want_listener *wl, size_t n,
                                   uint64_t start_s)
 {
@@ -305,6 +319,25 @@ static char *expected_server_page(const char *prefix, const struct want_listener
         prefix);
     add(&t, "# TYPE %s_start_time_seconds gauge\n", prefix);
     add(&t, "%s_start_time_seconds %llu\n", prefix, (unsigned long long)start_s);
+    add(&t,
+        "# HELP %s_reloads_total Reloads (SIGHUP): done, or refused with the configuration "
+        "unchanged.\n# TYPE %s_reloads_total counter\n",
+        prefix, prefix);
+    add(&t, "%s_reloads_total{result=\"ok\"} %llu\n", prefix, (unsigned long long)reloads_ok);
+    add(&t, "%s_reloads_total{result=\"failed\"} %llu\n", prefix,
+        (unsigned long long)reloads_failed);
+    add(&t,
+        "# HELP %s_config_last_reload_successful 1 when the last reload (or the start) read the "
+        "configuration.\n# TYPE %s_config_last_reload_successful gauge\n",
+        prefix, prefix);
+    add(&t, "%s_config_last_reload_successful %d\n", prefix, reloads_last_failed ? 0 : 1);
+    add(&t,
+        "# HELP %s_config_last_reload_success_timestamp_seconds When the configuration in use was "
+        "read, since the epoch, in seconds.\n"
+        "# TYPE %s_config_last_reload_success_timestamp_seconds gauge\n",
+        prefix, prefix);
+    add(&t, "%s_config_last_reload_success_timestamp_seconds %llu\n", prefix,
+        (unsigned long long)(reloads_at_s ? reloads_at_s : start_s));
     return t.s;
 }
 
@@ -659,7 +692,20 @@ static void test_server_literal(void **state)
                     "# HELP smtpd_start_time_seconds Start time of the process since the epoch, "
                     "in seconds.\n"
                     "# TYPE smtpd_start_time_seconds gauge\n"
-                    "smtpd_start_time_seconds 1700000000\n");
+                    "smtpd_start_time_seconds 1700000000\n"
+                    "# HELP smtpd_reloads_total Reloads (SIGHUP): done, or refused with the "
+                    "configuration unchanged.\n"
+                    "# TYPE smtpd_reloads_total counter\n"
+                    "smtpd_reloads_total{result=\"ok\"} 0\n"
+                    "smtpd_reloads_total{result=\"failed\"} 0\n"
+                    "# HELP smtpd_config_last_reload_successful 1 when the last reload (or the "
+                    "start) read the configuration.\n"
+                    "# TYPE smtpd_config_last_reload_successful gauge\n"
+                    "smtpd_config_last_reload_successful 1\n"
+                    "# HELP smtpd_config_last_reload_success_timestamp_seconds When the "
+                    "configuration in use was read, since the epoch, in seconds.\n"
+                    "# TYPE smtpd_config_last_reload_success_timestamp_seconds gauge\n"
+                    "smtpd_config_last_reload_success_timestamp_seconds 1700000000\n");
 #undef U
 #undef T
     wk_buf_fini(&b);
@@ -837,6 +883,34 @@ static void test_real_listeners(void **state)
     assert_int_equal(wk_server_counter_sum(&srv, 1), 0);
     assert_int_equal(wk_server_counter_sum(&srv, WK_SERVER_COUNTERS - 1), 9);
     assert_int_equal(wk_server_counter_sum(&srv, WK_SERVER_COUNTERS), 0);
+
+    /* Reloads: counted by outcome; the time is the last good one's, the state the last one's. */
+    struct wk_server_reloads r;
+    wk_server_reloads(&srv, &r);
+    assert_true(r.ok == 0 && r.failed == 0 && r.last_ok && r.ok_at_ms == srv.started_ms);
+    int outcome = 0;
+    assert_int_equal(wk_server_on_reload(&srv, reload_as_told, &outcome), 0);
+    wk_server_reload(&srv); /* ok */
+    wk_server_reloads(&srv, &r);
+    assert_true(r.ok == 1 && r.failed == 0 && r.last_ok && r.ok_at_ms >= srv.started_ms);
+    uint64_t good_at = r.ok_at_ms;
+    outcome = -EINVAL;
+    wk_server_reload(&srv);
+    wk_server_reload(&srv);
+    wk_server_reloads(&srv, &r);
+    assert_true(r.ok == 1 && r.failed == 2 && !r.last_ok && r.ok_at_ms == good_at);
+    reloads_ok = 1;
+    reloads_failed = 2;
+    reloads_last_failed = true;
+    reloads_at_s = good_at / 1000;
+    want = expected_server_page("smtpd", wl, 3, srv.started_ms / 1000);
+    wk_buf_init(&b, PAGE_MAX);
+    wk_metrics_server(W(&b), &srv, "smtpd");
+    expect_page(&b, want);
+    free(want);
+    wk_buf_fini(&b);
+    reloads_ok = reloads_failed = reloads_at_s = 0;
+    reloads_last_failed = false;
 
     /* The fake entries stay in the scoreboard: wk_server_fini() closes only real connections. */
     char sock_file[128];

@@ -50,7 +50,8 @@ static struct wk_scoreboard_shape shape(unsigned workers, unsigned slots)
                                         .slots = slots,
                                         .nproto = 5,
                                         .slot_size = sizeof(struct entry),
-                                        .counters_size = sizeof(struct counters)};
+                                        .counters_size = sizeof(struct counters),
+                                        .nglobal = 3};
 }
 
 static struct wk_scoreboard *make(unsigned workers, unsigned slots)
@@ -177,12 +178,13 @@ static void test_shape_checked(void **state)
                                             shape(2, 0), shape(2, WK_SCOREBOARD_MAX_SLOTS + 1),
                                             shape(2, 4), shape(2, 4),
                                             shape(2, 4), shape(2, 4),
-                                            shape(2, 4)};
+                                            shape(2, 4), shape(2, 4)};
         bad[4].slot_size = sizeof(struct wk_scoreboard_slot_head) - 1;
         bad[5].slot_size = WK_SCOREBOARD_MAX_SLOT_SIZE + 1;
         bad[6].listeners = WK_SCOREBOARD_MAX_LISTENERS + 1;
         bad[7].counters_size = WK_SCOREBOARD_MAX_COUNTERS_SIZE + 1;
         bad[8].nproto = WK_SCOREBOARD_MAX_PROTO + 1;
+        bad[9].nglobal = WK_SCOREBOARD_MAX_GLOBAL + 1;
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
             sb = (struct wk_scoreboard *)&sb;
             assert_int_equal(wk_scoreboard_new(&bad[i], &sb), -EINVAL);
@@ -195,7 +197,8 @@ static void test_shape_checked(void **state)
                                            .slots = 1,
                                            .nproto = WK_SCOREBOARD_MAX_PROTO,
                                            .slot_size = WK_SCOREBOARD_MAX_SLOT_SIZE,
-                                           .counters_size = WK_SCOREBOARD_MAX_COUNTERS_SIZE};
+                                           .counters_size = WK_SCOREBOARD_MAX_COUNTERS_SIZE,
+                                           .nglobal = WK_SCOREBOARD_MAX_GLOBAL};
         assert_int_equal(wk_scoreboard_new(&edge, &sb), 0);
         assert_int_equal(wk_scoreboard_workers(sb), WK_SCOREBOARD_MAX_WORKERS);
         assert_memory_equal(wk_scoreboard_shape_of(sb), &edge, sizeof edge);
@@ -208,6 +211,7 @@ static void test_shape_checked(void **state)
         wk_scoreboard_write_end(slot);
         assert_null(wk_scoreboard_counters(sb, 0, 0)); /* no listeners, no counters */
         assert_null(wk_scoreboard_proto(sb, 0));
+        assert_null(wk_scoreboard_global(sb)); /* nglobal 0 */
         assert_int_equal(wk_scoreboard_each(sb, collect, &(struct seen){0}), 1);
         wk_scoreboard_free(sb);
     }
@@ -375,6 +379,14 @@ static void test_layout_apart(void **state)
         for (unsigned k = 0; k < 5; k++)
             wk_scoreboard_set(&p[k], 1000 * w + k);
     }
+    uint64_t *g = wk_scoreboard_global(sb);
+    assert_non_null(g);
+    assert_ptr_equal(g, wk_scoreboard_global_of(sb));
+    assert_int_equal((uintptr_t)g % 8, 0);
+    for (unsigned k = 0; k < 3; k++) {
+        assert_int_equal(wk_scoreboard_get(&g[k]), 0);
+        wk_scoreboard_set(&g[k], ~(uint64_t)k);
+    }
     struct seen s = see(sb);
     assert_int_equal(s.n, workers * slots);
     for (unsigned w = 0; w < workers; w++) {
@@ -393,6 +405,8 @@ static void test_layout_apart(void **state)
         for (unsigned k = 0; k < 5; k++)
             assert_int_equal(wk_scoreboard_get(&p[k]), 1000 * w + k);
     }
+    for (unsigned k = 0; k < 3; k++) /* the server's values, written last, overwrote nothing */
+        assert_int_equal(wk_scoreboard_get(&wk_scoreboard_global_of(sb)[k]), ~(uint64_t)k);
     { /* out of range: NULL */
         assert_null(wk_scoreboard_counters(sb, workers, 0));
         assert_null(wk_scoreboard_counters(sb, 0, 3));
@@ -426,9 +440,11 @@ static int share_child(struct wk_scoreboard *sb, int up, int down)
     signal_byte(up);
     if (!wait_byte(down, 5000)) /* the parent looked */
         return 2;
-    /* The parent's worker 0 slot is visible here too. */
+    /* The parent's worker 0 slot is visible here too, and the server's value it set. */
     struct seen s = {0};
     wk_scoreboard_each(sb, collect, &s);
+    if (wk_scoreboard_get(&wk_scoreboard_global_of(sb)[2]) != 31337)
+        return 4;
     return s.n == 4 && saw(&s, 1, 0) && !s.torn ? 0 : 3;
 }
 
@@ -450,6 +466,7 @@ static void test_child_writes_parent_reads(void **state)
     close(down[0]);
     bool ready = wait_byte(up[0], 5000);
     assert_non_null(add(sb, 0, 1, 0));
+    wk_scoreboard_set(&wk_scoreboard_global(sb)[2], 31337); /* after the fork: shared */
     signal_byte(down[1]);
     int status = reap(pid, 5000);
     assert_true(ready);
