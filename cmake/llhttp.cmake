@@ -32,6 +32,10 @@ endif()
 add_library(llhttp_vendored STATIC
     ${LLHTTP_SOURCE_DIR}/llhttp.c ${LLHTTP_SOURCE_DIR}/api.c ${LLHTTP_SOURCE_DIR}/http.c)
 target_include_directories(llhttp_vendored SYSTEM PUBLIC ${LLHTTP_INCLUDE_DIR})
+# The sources hold two parsers; the strict one checks chunk framing (the CRLF after each
+# chunk's data and size line) instead of skipping two bytes: without it, a request can be
+# smuggled behind a front end that parses the framing otherwise. Libraries are strict.
+target_compile_definitions(llhttp_vendored PUBLIC LLHTTP_STRICT_MODE=1)
 # Generated code: its own warnings are not ours to fix.
 target_compile_options(llhttp_vendored PRIVATE -w -Wno-error)
 add_library(llhttp::llhttp ALIAS llhttp_vendored)

@@ -52,6 +52,13 @@ VECTORS = {
     "chunk size two numbers": HEAD + b"Transfer-Encoding: chunked\r\n\r\n5 5\r\nhello\r\n0\r\n\r\n",
     "chunk size empty": HEAD + b"Transfer-Encoding: chunked\r\n\r\n\r\nhello\r\n0\r\n\r\n",
     "chunk data too long": HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX\r\n0\r\n\r\n",
+    # Two bytes after chunk data that are not CRLF, then a last chunk at once: a lax parser
+    # skips them and answers what follows; a front end that reads the framing otherwise
+    # would have passed a different second request.
+    "chunk data then XX": HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
+    "chunk data then bare LF": HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n",
+    "chunk size CR then X": HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\rXhello\r\n0\r\n\r\n",
+    "last chunk CR then X": HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\rX",
     # obs-fold (RFC 9112 5.2) and a first header line that starts with whitespace.
     "obs-fold space": HEAD + b"X-Foo: a\r\n b\r\n\r\n",
     "obs-fold tab": HEAD + b"X-Foo: a\r\n\tb\r\n\r\n",
