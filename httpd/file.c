@@ -92,20 +92,38 @@ static void raw_path(const struct http_txn *t, const char **p, size_t *len, cons
     *qlen = qm ? (size_t)((hash && hash > qm ? hash : s + n) - qm) : 0;
 }
 
-static void redirect_slash(struct http_txn *t)
+/*
+ * A directory named without its slash: 301 to the same path with one, and
+ * the query. The path is the normalized one, percent-encoded again, never
+ * the raw target: "//evil.example/..//dir" must not become a Location that
+ * a browser reads as another host.
+ */
+static void redirect_slash(struct http_txn *t, const char *path, size_t len)
 {
+    static const char hex[] = "0123456789ABCDEF";
     const char *p, *q;
-    size_t len, qlen;
-    char loc[PATH_MAX + 2];
-    raw_path(t, &p, &len, &q, &qlen);
-    if (len + 1 + qlen >= sizeof loc) {
+    size_t plen, qlen, n = 0;
+    char loc[3 * PATH_MAX + 2];
+    raw_path(t, &p, &plen, &q, &qlen);
+    if (3 * len + 1 + qlen >= sizeof loc) {
         http_response_error(t, 414, NULL);
         return;
     }
-    memcpy(loc, p, len);
-    loc[len] = '/';
-    memcpy(loc + len + 1, q, qlen);
-    struct http_response r = {.location = loc, .location_len = len + 1 + qlen};
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)path[i];
+        bool keep = c == '/' || ((c | 32) >= 'a' && (c | 32) <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '.' || c == '_' || c == '~'; /* RFC 3986 unreserved */
+        if (keep) {
+            loc[n++] = (char)c;
+        } else {
+            loc[n++] = '%';
+            loc[n++] = hex[c >> 4];
+            loc[n++] = hex[c & 15];
+        }
+    }
+    loc[n++] = '/';
+    memcpy(loc + n, q, qlen);
+    struct http_response r = {.location = loc, .location_len = n + qlen};
     http_response_error(t, 301, &r);
 }
 
@@ -372,7 +390,7 @@ void http_file_handle(struct http_txn *t)
         return;
     }
     if (path[len - 1] != '/')
-        redirect_slash(t);
+        redirect_slash(t, path, len);
     else
         serve_directory(t, f);
     http_file_release(f);

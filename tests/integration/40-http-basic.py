@@ -60,6 +60,7 @@ class Basic(wktest.TestCase):
             "site/index.html": SITE_INDEX,
             "sub/.hidden": b"hidden\n",
             "sub/inner/": None,
+            "a b&c/": None,
         }
         for name, data in LISTED.items():
             files["sub/" + name] = data
@@ -220,8 +221,14 @@ class Basic(wktest.TestCase):
         self.assertEqual(p.stdout, b"200 %d" % size, p.stderr)
 
     def test_directory_redirect(self):
+        # The Location is the normalized path, encoded again: never the raw target, which a
+        # browser could read as another host ("//evil.example/..//site").
         for path, loc in (("/site", "/site/"), ("/sub/inner", "/sub/inner/"),
-                          ("/site?x=1&y=2", "/site/?x=1&y=2")):
+                          ("/site?x=1&y=2", "/site/?x=1&y=2"),
+                          ("//evil.example/..//site", "/site/"),
+                          ("/%5Cevil.example/../site", "/site/"),
+                          ("/sub/./inner", "/sub/inner/"), ("/%73ite", "/site/"),
+                          ("/a%20b%26c", "/a%20b%26c/")):
             with self.subTest(path=path):
                 resp, c = self.exchange(self.srv, request(path))
                 self.assertEqual(resp.status, 301)
