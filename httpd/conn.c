@@ -235,8 +235,12 @@ static bool read_head(struct wk_conn *c, struct http_conn *h)
         answer(c, h, status, false);
         return complete(c, h);
     }
-    /* A body follows: read (and discard) it all, then answer. */
-    if (http_request_has(&h->req, HTTP_H_EXPECT)) {
+    /*
+     * A body follows: read (and discard) it all, then answer. An HTTP/1.1
+     * client that expects 100 gets it; an HTTP/1.0 one never gets a 1xx, its
+     * expectation ignored (RFC 9110 10.1.1).
+     */
+    if (http_request_has(&h->req, HTTP_H_EXPECT) && h->req.parser.http_minor >= 1) {
         struct http_txn t = {.c = c, .srv = server_of(c), .req = &h->req};
         http_response_continue(&t);
     }

@@ -180,6 +180,16 @@ class Errors(wktest.TestCase):
         self.assertEqual(resp.body, HELLO)
         self.assertEqual(self.assertOpen(c, "/hello.txt", 200).body, HELLO)
 
+    def test_no_100_for_http10(self):
+        # RFC 9110 10.1.1 and 15.2: an HTTP/1.0 client's expectation is ignored, no 1xx is sent.
+        c = self.connect(self.srv)
+        c.send(request("/hello.txt", version="HTTP/1.0",
+                       headers=["Content-Length: 5", "Expect: 100-continue"]))
+        c.send(b"hello")
+        resp = c.read_response()
+        self.assertEqual((resp.status, resp.body), (200, HELLO), resp)
+        self.assertNotIn(b"100 Continue", resp.raw)
+
     def test_100_continue_refused(self):
         for raw, status in (
                 (request("/hello.txt", "POST", headers=["Content-Length: 5",
