@@ -381,3 +381,46 @@ bool smtp_mailaddr_domain_equal(const char *a, const char *b)
     }
     return true;
 }
+
+/* Whether local can go as a Dot-string (RFC 5321 4.1.2), UTF-8 counting as atext (RFC 6531). */
+static bool dot_string(const char *local)
+{
+    size_t n = strlen(local);
+    if (n == 0 || local[0] == '.' || local[n - 1] == '.')
+        return false;
+    for (size_t k = 0; k < n; k++) {
+        unsigned char ch = (unsigned char)local[k];
+        if (ch == '.' ? local[k + 1] == '.' : !(is_atext(ch) || ch >= 0x80))
+            return false;
+    }
+    return true;
+}
+
+int smtp_mailaddr_format(const struct smtp_mailbox *m, char *out, size_t cap)
+{
+    size_t n = 0;
+    char buf[2 * SMTP_LOCAL_MAX + 3 + 1 + SMTP_DOMAIN_MAX + 1];
+    if (!m->null_path) {
+        bool quote = !dot_string(m->local);
+        if (quote)
+            buf[n++] = '"';
+        for (size_t k = 0; m->local[k]; k++) {
+            if (quote && (m->local[k] == '"' || m->local[k] == '\\'))
+                buf[n++] = '\\';
+            buf[n++] = m->local[k];
+        }
+        if (quote)
+            buf[n++] = '"';
+        if (m->domain[0]) {
+            buf[n++] = '@';
+            size_t d = strlen(m->domain);
+            memcpy(buf + n, m->domain, d);
+            n += d;
+        }
+    }
+    if (n + 1 > cap)
+        return -ENAMETOOLONG;
+    memcpy(out, buf, n);
+    out[n] = '\0';
+    return 0;
+}

@@ -60,6 +60,14 @@ int smtp_mailaddr_parse(const char *path, size_t len, bool allow_utf8, struct sm
 int smtp_mailaddr_folder(const struct smtp_mailbox *m, char *out, size_t cap);
 
 /*
+ * Writes m back as a mailbox, NUL-terminated, to out[0, cap): "local@domain"
+ * (just "local" without a domain), the local-part as a Dot-string where it
+ * can be one, else quoted with '"' and '\\' escaped; "" for a null path.
+ * Case and UTF-8 are kept. Returns 0, or -ENAMETOOLONG when it does not fit.
+ */
+int smtp_mailaddr_format(const struct smtp_mailbox *m, char *out, size_t cap);
+
+/*
  * Whether the domains a and b (C strings) are the same, ignoring ASCII
  * case and one trailing dot on either. An empty domain (or NULL, or ".")
  * equals nothing.

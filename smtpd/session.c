@@ -247,10 +247,10 @@ static void proceed_mail(struct smtp_session *s, const struct smtp_command *cmd)
         error(s, 501, "5.1.7", "Bad sender address syntax");
         return;
     }
-    if (m.null_path)
-        s->sender[0] = '\0';
-    else
-        snprintf(s->sender, sizeof s->sender, "%s@%s", m.local, m.domain);
+    if (smtp_mailaddr_format(&m, s->sender, sizeof s->sender) < 0) {
+        error(s, 501, "5.1.7", "Bad sender address syntax");
+        return;
+    }
     enter_state(s, SMTP_STATE_MAIL);
     smtp_reply(s->c, 250, "2.1.0", "Ok");
 }

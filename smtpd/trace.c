@@ -8,16 +8,23 @@
 
 #include "common/clock.h"
 
-/* Longest client-supplied text kept in a trace field. */
+/* Longest EHLO text kept in a trace field; a path (at most 321 octets) is never cut. */
 #define TRACE_TEXT_MAX 255
+#define TRACE_PATH_MAX 512
 
-/* Copies s, replacing what could break the field's syntax with '?'. */
-static void clean(char *out, const char *s)
+/*
+ * Copies s, bounded, replacing with '?' what could break the field: any
+ * control byte; for the client's free-form EHLO text (not a path) also
+ * spaces, comment parentheses, backslashes and 8-bit bytes. A path keeps
+ * them: its quoting is the parser's, and UTF-8 is allowed (RFC 6532).
+ */
+static void clean(char *out, const char *s, bool path)
 {
-    size_t i = 0;
-    for (; s[i] && i < TRACE_TEXT_MAX; i++) {
+    size_t i = 0, max = path ? TRACE_PATH_MAX : TRACE_TEXT_MAX;
+    for (; s[i] && i < max; i++) {
         unsigned char ch = (unsigned char)s[i];
-        bool ok = ch > 0x20 && ch < 0x7f && ch != '(' && ch != ')' && ch != '\\';
+        bool ok = path ? ch >= 0x20 && ch != 0x7f
+                       : ch > 0x20 && ch < 0x7f && ch != '(' && ch != ')' && ch != '\\';
         out[i] = ok ? (char)ch : '?';
     }
     out[i] = '\0';
@@ -26,9 +33,9 @@ static void clean(char *out, const char *s)
 int smtp_trace_headers(struct wk_buf *out, const struct smtp_trace *t)
 {
     char helo[TRACE_TEXT_MAX + 1], date[WK_CLOCK_RFC5322_LEN];
-    char sender[TRACE_TEXT_MAX + 1], rcpt[TRACE_TEXT_MAX + 1];
-    clean(helo, t->helo);
-    clean(sender, t->sender);
+    char sender[TRACE_PATH_MAX + 1], rcpt[TRACE_PATH_MAX + 1];
+    clean(helo, t->helo, false);
+    clean(sender, t->sender, true);
     wk_clock_rfc5322(t->when, date);
     size_t before = wk_buf_len(out);
     int rc = wk_buf_printf(out,
@@ -38,7 +45,7 @@ int smtp_trace_headers(struct wk_buf *out, const struct smtp_trace *t)
                            sender, helo, strchr(t->client_ip, ':') ? "[IPv6:" : "[", t->client_ip,
                            "]", t->client_port, t->hostname, t->protocol, t->queue_id);
     if (rc == 0 && t->recipient) {
-        clean(rcpt, t->recipient);
+        clean(rcpt, t->recipient, true);
         rc = wk_buf_printf(out, "\r\n\tfor <%s>", rcpt);
     }
     if (rc == 0)

@@ -99,6 +99,18 @@ class Limits(wktest.TestCase):
         [msg] = stored(self.maildir, "josé@mx.test")
         self.assertTrue(msg.startswith(b"Return-Path: <>\r\n"))
         self.assertIn(b" with UTF8SMTP id ", msg)
+        self.assertIn("\tfor <josé@mx.test>;".encode(), msg)
+        # A UTF-8 sender and a quoted one come back as they were given (RFC 5321 4.4).
+        for sender, want in (("jöran@b.test", "<jöran@b.test>"),
+                             ('"a b"@b.test', '<"a b"@b.test>')):
+            r.send(("MAIL FROM:<%s> SMTPUTF8\r\nRCPT TO:<josé@mx.test>\r\nDATA\r\n"
+                    % sender).encode())
+            self.assertEqual([r.reply()[0] for _ in range(3)], [250, 250, 354])
+            r.send(b"Subject: back\r\n\r\nx\r\n.\r\n")
+            self.assertEqual(r.reply()[0], 250)
+            msgs = stored(self.maildir, "josé@mx.test")
+            self.assertTrue(any(m.startswith(("Return-Path: %s\r\n" % want).encode())
+                                for m in msgs), [m[:60] for m in msgs])
         # Without SMTPUTF8 the same address is refused.
         r.send("MAIL FROM:<a@b.test>\r\nRCPT TO:<josé@mx.test>\r\n".encode())
         self.assertEqual(r.reply()[0], 250)

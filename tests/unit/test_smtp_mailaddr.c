@@ -590,6 +590,45 @@ static void test_folder(void **state)
     }
 }
 
+/* Parses path (SMTPUTF8 allowed), writes it back, and expects want. */
+static void format_is(const char *path, const char *want)
+{
+    struct smtp_mailbox m;
+    char out[2 * SMTP_LOCAL_MAX + 3 + 1 + SMTP_DOMAIN_MAX + 1];
+    assert_int_equal(smtp_mailaddr_parse(path, strlen(path), true, &m), 0);
+    assert_int_equal(smtp_mailaddr_format(&m, out, sizeof out), 0);
+    assert_string_equal(out, want);
+    /* What it writes is a path the parser takes back, to the same mailbox. */
+    char again[sizeof out + 2];
+    struct smtp_mailbox back;
+    snprintf(again, sizeof again, "<%s>", out);
+    assert_int_equal(smtp_mailaddr_parse(again, strlen(again), true, &back), 0);
+    assert_string_equal(back.local, m.local);
+    assert_string_equal(back.domain, m.domain);
+    assert_int_equal(back.null_path, m.null_path);
+}
+
+static void test_format(void **state)
+{
+    (void)state;
+    format_is("<a@b.example>", "a@b.example");
+    format_is("<Jo.Smith@B.Example>", "Jo.Smith@B.Example"); /* case kept */
+    format_is("<\"a\"@x>", "a@x");                           /* needless quotes dropped */
+    format_is("<\"a b\"@x>", "\"a b\"@x");
+    format_is("<\"a\\\"b\\\\c\"@x>", "\"a\\\"b\\\\c\"@x"); /* '"' and '\\' escaped */
+    format_is("<\"a..b\"@x>", "\"a..b\"@x");
+    format_is("<\".a\"@x>", "\".a\"@x");
+    format_is("<j\xc3\xb6ran@x>", "j\xc3\xb6ran@x"); /* UTF-8 kept */
+    format_is("<@r1,@r2:u@[192.0.2.1]>", "u@[192.0.2.1]");
+    format_is("<>", "");
+    struct smtp_mailbox m;
+    assert_int_equal(smtp_mailaddr_parse(S("<postmaster>"), false, &m), 0);
+    char out[16];
+    assert_int_equal(smtp_mailaddr_format(&m, out, sizeof out), 0);
+    assert_string_equal(out, "postmaster");
+    assert_int_equal(smtp_mailaddr_format(&m, out, 10), -ENAMETOOLONG);
+}
+
 static void test_domain_equal(void **state)
 {
     (void)state;
@@ -619,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_special_paths), cmocka_unit_test(test_source_routes),
         cmocka_unit_test(test_lengths),       cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_folder),        cmocka_unit_test(test_domain_equal),
+        cmocka_unit_test(test_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

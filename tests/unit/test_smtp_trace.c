@@ -66,6 +66,28 @@ static void test_null_sender_many_recipients_ipv6_and_hostile_helo(void **state)
     assert_int_equal(rc, 0);
 }
 
+/* Paths keep what their syntax allows: UTF-8 (RFC 6532), a quoted local-part with its spaces. */
+static void test_paths_kept_whole(void **state)
+{
+    (void)state;
+    struct smtp_trace t = {.helo = "c\xc3\xa9",
+                           .client_ip = "127.0.0.1",
+                           .client_port = 1,
+                           .hostname = "h",
+                           .protocol = "UTF8SMTP",
+                           .queue_id = "Q",
+                           .sender = "\"a b\\\"c\"@x.example",
+                           .recipient = "j\xc3\xb6ran@h\x01",
+                           .when = 0};
+    int rc;
+    assert_string_equal(render(&t, 4096, &rc),
+                        "Return-Path: <\"a b\\\"c\"@x.example>\r\n"
+                        "Received: from c?? ([127.0.0.1]:1)\r\n"
+                        "\tby h (wellknown) with UTF8SMTP id Q\r\n"
+                        "\tfor <j\xc3\xb6ran@h?>; Thu, 1 Jan 1970 00:00:00 +0000\r\n");
+    assert_int_equal(rc, 0);
+}
+
 static void test_bound_leaves_nothing(void **state)
 {
     (void)state;
@@ -88,6 +110,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_recipient_ipv4),
         cmocka_unit_test(test_null_sender_many_recipients_ipv6_and_hostile_helo),
+        cmocka_unit_test(test_paths_kept_whole),
         cmocka_unit_test(test_bound_leaves_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
