@@ -250,6 +250,9 @@ static bool read_head(struct wk_conn *c, struct http_conn *h)
     return true;
 }
 
+/* Framing a chunked body may add beyond twice --max-size (then 413). */
+#define BODY_FRAMING_SLACK (64u << 10)
+
 /* Reads (and discards) a body. Returns true once it is complete. */
 static bool read_body(struct wk_conn *c, struct http_conn *h)
 {
@@ -261,8 +264,17 @@ static bool read_body(struct wk_conn *c, struct http_conn *h)
         return false;
     }
     /* Drop the body bytes parsed, keeping the head the answer needs. */
+    r->body_wire += r->parsed - r->head_len;
     wk_buf_cut(in, r->head_len, r->parsed - r->head_len);
     r->parsed = r->head_len;
+    /*
+     * Chunk extensions and sizes are not body bytes: without a bound of
+     * their own, a client could send them for ever under --max-size.
+     */
+    if (r->body_wire > 2 * r->limits->max_body + BODY_FRAMING_SLACK) {
+        answer_bad(c, h, 413, "body-framing-too-large");
+        return false;
+    }
     if (rc == HTTP_PARSE_DONE) {
         answer(c, h, 0, false);
         return complete(c, h);

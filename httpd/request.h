@@ -59,6 +59,7 @@ struct http_request {
     uint32_t parsed;        /* bytes of the buffer fed to the parser */
     uint32_t head_len;      /* request line and headers, once complete */
     uint64_t body_seen;     /* body bytes parsed */
+    uint64_t body_wire;     /* and with their chunked framing, as the caller counts them */
     int status;             /* an error a callback found, or 0 */
     bool failed;            /* llhttp stopped with an error... */
     uint32_t error_off;     /* ...at this offset (its pointer would go stale) */

@@ -139,6 +139,18 @@ class Errors(wktest.TestCase):
         self.assertEqual(resp.status, 200)
         self.assertEqual(self.assertOpen(c, "/hello.txt", 200).body, HELLO)
 
+    def test_413_endless_chunk_extensions(self):
+        # 100 body bytes under the 1k limit, in 100 KB of chunk extensions: the framing has a
+        # bound of its own (twice --max-size and 64 KiB), else it could go on for ever.
+        body = b"".join(b"1;" + b"e" * 1000 + b"\r\nx\r\n" for _ in range(100)) + b"0\r\n\r\n"
+        self.closes(request("/hello.txt", headers=["Transfer-Encoding: chunked"], body=body), 413)
+        self.srv.wait_log(r"^httpd close .* reason=body-framing-too-large ")
+        # Some extensions, well within the bound: served.
+        body = b"".join(b"1;" + b"e" * 100 + b"\r\nx\r\n" for _ in range(100)) + b"0\r\n\r\n"
+        resp, c = self.exchange(self.srv, request("/hello.txt", headers=[
+            "Transfer-Encoding: chunked"], body=body))
+        self.assertEqual(resp.status, 200, resp)
+
     def test_413_or_400_huge_content_length(self):
         resp, c = self.exchange(self.srv, request("/hello.txt", headers=[
             "Content-Length: 99999999999999999999999"]))
