@@ -251,7 +251,8 @@ static int evaluate_conditions(struct http_txn *t, const char *etag, size_t etag
 
 /* Chooses the part of the file to send: 200 whole, 206 a range, or 416. */
 static enum http_range_result choose_range(struct http_txn *t, const char *etag, size_t etag_len,
-                                           const struct stat *st, uint64_t *start, uint64_t *count)
+                                           const struct stat *st, time_t mtime, uint64_t *start,
+                                           uint64_t *count)
 {
     const char *range, *if_range;
     struct http_span rs = header(t, HTTP_H_RANGE, &range);
@@ -260,7 +261,7 @@ static enum http_range_result choose_range(struct http_txn *t, const char *etag,
     *count = (uint64_t)st->st_size;
     if (range == NULL || t->req->parser.method != HTTP_GET)
         return HTTP_RANGE_NONE;
-    if (if_range && !http_cond_if_range(if_range, irs.len, etag, etag_len, st->st_mtime))
+    if (if_range && !http_cond_if_range(if_range, irs.len, etag, etag_len, mtime))
         return HTTP_RANGE_NONE;
     enum http_range_result rr =
         http_range_parse(range, rs.len, (uint64_t)st->st_size, start, count);
@@ -277,7 +278,7 @@ static void send_file(struct http_txn *t, struct http_file *f)
     const struct stat *st = &f->st;
     const char *etag = f->etag;
     size_t etag_len = f->etag_len;
-    char crange[96];
+    char crange[96], now_text[WK_CLOCK_IMF_LEN];
     struct http_response r = {
         .status = 200,
         .content_type = http_mime_type(f->path, f->path_len),
@@ -286,7 +287,14 @@ static void send_file(struct http_txn *t, struct http_file *f)
         .etag_len = etag_len,
         .accept_ranges = true,
     };
-    int cond = evaluate_conditions(t, etag, etag_len, st->st_mtime);
+    /* A modification time in the future is sent, and compared, as now (RFC 9110 8.8.2.1). */
+    time_t now = wk_loop_wall(wk_conn_loop(t->c)), mtime = st->st_mtime;
+    if (mtime > now) {
+        mtime = now;
+        wk_clock_imf_fixdate(now, now_text);
+        r.last_modified = now_text;
+    }
+    int cond = evaluate_conditions(t, etag, etag_len, mtime);
     if (cond == HTTP_COND_NOT_MODIFIED) {
         r.status = 304;
         r.content_type = NULL;
@@ -301,7 +309,7 @@ static void send_file(struct http_txn *t, struct http_file *f)
         return;
     }
     uint64_t start, count;
-    enum http_range_result rr = choose_range(t, etag, etag_len, st, &start, &count);
+    enum http_range_result rr = choose_range(t, etag, etag_len, st, mtime, &start, &count);
     if (rr == HTTP_RANGE_UNSATISFIABLE) {
         http_file_release(f);
         http_range_content_range(crange, sizeof crange, 0, 0, (uint64_t)st->st_size);

@@ -5,8 +5,10 @@ single, suffix or open range, 416 with "bytes */size", several ranges -> the
 whole file, and If-Range.
 """
 
+import email.utils
 import os
 import sys
+import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -59,6 +61,19 @@ class CondRange(wktest.TestCase):
 
     def test_last_modified_is_the_mtime(self):
         self.assertEqual(self.get(self.srv, "/data.bin").get("Last-Modified"), LAST_MODIFIED)
+
+    def test_future_mtime_is_sent_as_now(self):
+        # RFC 9110 8.8.2.1: never a Last-Modified later than the Date; conditions use the same.
+        wktest.populate(self.root, "future.txt", b"soon\n", mtime=time.time() + 86400 * 365)
+        resp = self.get(self.srv, "/future.txt")
+        self.assertEqual(resp.status, 200)
+        date = email.utils.parsedate_to_datetime(resp.get("Date"))
+        last = email.utils.parsedate_to_datetime(resp.get("Last-Modified"))
+        self.assertLessEqual(last, date)
+        self.assertLess((date - last).total_seconds(), 5)
+        resp = self.get(self.srv, "/future.txt",
+                        headers=[("If-Modified-Since", resp.get("Last-Modified"))])
+        self.assertEqual(resp.status, 304)
 
     def test_etag_is_stable_and_per_file(self):
         self.assertEqual(self.get(self.srv, "/data.bin").get("ETag"), self.etag)
