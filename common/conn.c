@@ -58,18 +58,18 @@ struct wk_conn {
     uint64_t file_at;
     wk_release_fn *file_release;
     void *file_arg;
-    struct wk_conn *next;        /* in srv->pending or srv->closed */
-    const char *reason;          /* why it is finishing or closed */
-    bool pending;                /* linked in srv->pending */
-    bool readable;               /* an unserved read edge */
-    bool fin_queued;             /* the peer's FIN is in the socket, behind any data */
-    bool corked;                 /* TCP_CORK set while a large file goes out */
-    struct ssl_st *ssl;          /* the TLS session on a TLS listener, else NULL */
-    bool handshaking;            /* TLS: the handshake is not done yet */
-    struct wk_tls *tls_next;     /* STARTTLS: TLS begins once the output is written */
-    uint64_t after_handshake_ms; /* TLS: the timeout the protocol asked for meanwhile */
-    bool read_wants_write;       /* TLS: a read waits for the socket to be writable */
-    bool write_wants_read;       /* TLS: a write waits for the socket to be readable */
+    struct wk_conn *next;    /* in srv->pending or srv->closed */
+    const char *reason;      /* why it is finishing or closed */
+    bool pending;            /* linked in srv->pending */
+    bool readable;           /* an unserved read edge */
+    bool fin_queued;         /* the peer's FIN is in the socket, behind any data */
+    bool corked;             /* TCP_CORK set while a large file goes out */
+    struct ssl_st *ssl;      /* the TLS session on a TLS listener, else NULL */
+    bool handshaking;        /* TLS: the handshake is not done yet */
+    struct wk_tls *tls_next; /* STARTTLS: TLS begins once the output is written */
+    uint64_t timeout_ms;   /* the protocol's timeout, again in force once a TLS handshake is done */
+    bool read_wants_write; /* TLS: a read waits for the socket to be writable */
+    bool write_wants_read; /* TLS: a write waits for the socket to be readable */
     bool read_paused;
     bool peer_eof;
     bool finishing; /* wk_conn_finish(): flush, FIN, linger */
@@ -351,10 +351,9 @@ void wk_conn_set_timeout(struct wk_conn *c, uint64_t ms)
 {
     if (c->closed)
         return;
-    if (c->handshaking) {
-        c->after_handshake_ms = ms; /* the handshake's own deadline stands until it is done */
-        return;
-    }
+    c->timeout_ms = ms;
+    if (c->handshaking)
+        return; /* the handshake's own deadline stands until it is done */
     c->deadline = ms ? wk_loop_now(c->srv->loop) + ms : 0;
     if (ms)
         arm(c);
@@ -505,7 +504,8 @@ static ssize_t tls_ready(struct wk_conn *c, bool reading)
     wk_scoreboard_write_begin(c->info);
     c->info->tls_handshaking = false;
     wk_scoreboard_add(&c->listener->counters->tls_handshakes, 1);
-    wk_conn_set_timeout(c, c->after_handshake_ms);
+    /* The protocol's timeout, even one set before STARTTLS began the handshake. */
+    wk_conn_set_timeout(c, c->timeout_ms);
     /* Static strings of OpenSSL's: they outlive the session. */
     wk_registry_copy(c->info->tls_version, sizeof c->info->tls_version, wk_tls_version(c->ssl));
     wk_registry_copy(c->info->tls_cipher, sizeof c->info->tls_cipher, wk_tls_cipher(c->ssl));

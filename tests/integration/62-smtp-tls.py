@@ -7,6 +7,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import time
 
 import wktest
 from wktest import scaled
@@ -123,6 +124,32 @@ class SmtpTls(wktest.TestCase):
         with open(self.cert, "rb") as f:
             self.assertEqual(f.read(), before)
         self.assertIn("Verify return code: 0 (ok)", self.s_client(self.plain, self.cert))
+
+    def test_silence_after_starttls_times_out(self):
+        # The command timeout holds on after the handshake STARTTLS began, as before it.
+        srv = self.start_server(["--maildir", self.make_dir(), "--hostname", HOST,
+                                 "--self-signed", "--command-timeout", "1s", "--tls-listen",
+                                 "127.0.0.1:0", "--submission", "127.0.0.1:0"],
+                                prog="smtpd", nlisten=3)
+        port = wktest.port_of(srv.listeners[0][0])
+        raw = socket.create_connection(("127.0.0.1", port), timeout=scaled(10))
+        self.addCleanup(raw.close)
+        f = raw.makefile("rb")
+        self.assertTrue(f.readline().startswith(b"220 "))
+        raw.sendall(b"EHLO c\r\n")
+        while f.readline()[3:4] != b" ":
+            pass
+        raw.sendall(b"STARTTLS\r\n")
+        self.assertEqual(f.readline(), b"220 2.0.0 Ready to start TLS\r\n")
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s = ctx.wrap_socket(raw, server_hostname="localhost")
+        started = time.monotonic()
+        # Say nothing: 421 after the command timeout, then the close.
+        self.assertEqual(s.makefile("rb").readline()[:9], b"421 4.4.2")
+        self.assertLess(time.monotonic() - started, scaled(5))
+        srv.wait_log(r"^smtpd close .* reason=timeout ")
 
     def test_injection_after_starttls_is_dropped(self):
         raw = socket.create_connection(("127.0.0.1", self.plain), timeout=scaled(5))
