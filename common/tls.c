@@ -438,9 +438,8 @@ static long watch_read(BIO *b, int oper, const char *argp, size_t len, int argi,
 struct ssl_st *wk_tls_session_new(struct wk_tls *t, int fd)
 {
     SSL *ssl = SSL_new(t->ctx);
-    if (ssl == NULL)
-        return NULL;
-    if (SSL_set_fd(ssl, fd) != 1) {
+    if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) {
+        ERR_clear_error(); /* or a later session's SSL_get_error() would see it */
         SSL_free(ssl);
         return NULL;
     }
@@ -473,9 +472,21 @@ static int io_error(SSL *ssl, int ret)
     }
 }
 
+/*
+ * Before each SSL call whose failure SSL_get_error() explains: that looks at
+ * the thread's error queue first, so whatever an earlier call left there
+ * (OpenSSL does not promise an empty queue even after a success) would be
+ * taken for this call's error.
+ */
+static void fresh(void)
+{
+    ERR_clear_error();
+    errno = 0;
+}
+
 int wk_tls_handshake(struct ssl_st *ssl)
 {
-    errno = 0;
+    fresh();
     int ret = SSL_do_handshake(ssl);
     if (ret == 1)
         return 0;
@@ -489,7 +500,7 @@ ssize_t wk_tls_read(struct ssl_st *ssl, void *buf, size_t n, bool *drained)
     struct read_watch w = {.short_read = false};
     BIO *rbio = SSL_get_rbio(ssl);
     BIO_set_callback_arg(rbio, (char *)&w);
-    errno = 0;
+    fresh();
     int ret = SSL_read_ex(ssl, buf, n, &got);
     BIO_set_callback_arg(rbio, NULL);
     if (ret == 1) {
@@ -507,7 +518,7 @@ ssize_t wk_tls_read(struct ssl_st *ssl, void *buf, size_t n, bool *drained)
 ssize_t wk_tls_write(struct ssl_st *ssl, const void *buf, size_t n)
 {
     size_t put = 0;
-    errno = 0;
+    fresh();
     int ret = SSL_write_ex(ssl, buf, n, &put);
     if (ret == 1)
         return (ssize_t)put;
@@ -522,7 +533,7 @@ bool wk_tls_ktls_send(struct ssl_st *ssl)
 
 ssize_t wk_tls_sendfile(struct ssl_st *ssl, int fd, off_t off, size_t n)
 {
-    errno = 0;
+    fresh();
     ossl_ssize_t ret = SSL_sendfile(ssl, fd, off, n, 0);
     if (ret > 0)
         return (ssize_t)ret;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -578,6 +579,44 @@ static void write_cert_unwritable(void **state)
     wk_tls_free(NULL);
 }
 
+/*
+ * An error an earlier OpenSSL call left on the thread's queue is not taken
+ * for this session's: once the handshake is done, a read with nothing to
+ * read yet, and a write, still say "want read" and "written".
+ */
+static void stale_error_not_ours(void **state)
+{
+    (void)state;
+    struct wk_tls *t = new_self_signed("localhost");
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    struct ssl_st *ssl = wk_tls_session_new(t, sv[0]);
+    assert_non_null(ssl);
+    SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+    SSL *client = SSL_new(cctx);
+    assert_non_null(client);
+    SSL_set_fd(client, sv[1]);
+    SSL_set_connect_state(client);
+    int done = 0;
+    for (int i = 0; i < 100 && done != 2; i++) {
+        done = (SSL_do_handshake(client) == 1) + (wk_tls_handshake(ssl) == 0);
+        ERR_clear_error(); /* the test's own calls leave nothing behind */
+    }
+    assert_int_equal(done, 2);
+    ERR_raise(ERR_LIB_SSL, SSL_R_BAD_PACKET_LENGTH); /* a leftover of some other call */
+    char buf[16];
+    bool drained = false;
+    assert_int_equal(wk_tls_read(ssl, buf, sizeof buf, &drained), WK_TLS_WANT_READ);
+    ERR_raise(ERR_LIB_SSL, SSL_R_BAD_PACKET_LENGTH);
+    assert_int_equal(wk_tls_write(ssl, "hi", 2), 2);
+    SSL_free(client);
+    SSL_CTX_free(cctx);
+    wk_tls_session_free(ssl);
+    close(sv[0]);
+    close(sv[1]);
+    wk_tls_free(t);
+}
+
 static void bad_alpn(void **state)
 {
     (void)state;
@@ -606,6 +645,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(files_expired_and_not_yet_valid, dir_setup, dir_teardown),
         cmocka_unit_test_setup_teardown(write_cert_unwritable, dir_setup, dir_teardown),
         cmocka_unit_test(bad_alpn),
+        cmocka_unit_test(stale_error_not_ours),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
