@@ -154,8 +154,8 @@ static void on_io(struct wk_io *io, unsigned events)
         if (wk_conn_output_pending(c))
             conn_flush(c);
     }
-    if ((events & (WK_IO_WRITE | WK_IO_ERROR)) && wk_conn_output_pending(c))
-        conn_flush(c);
+    if (!c->closed && (events & (WK_IO_WRITE | WK_IO_ERROR)) && wk_conn_output_pending(c))
+        conn_flush(c); /* not after the flush above closed it */
     if (!c->closed && c->readable)
         conn_read(c);
 }
