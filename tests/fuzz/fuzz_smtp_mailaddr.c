@@ -10,8 +10,10 @@
  * literal; "<>" and "<postmaster>" are recognized exactly. What parses
  * without SMTPUTF8 parses the same with it. Flipping the ASCII case of the
  * path gives the same result and the same folder name. Written back as a
- * quoted string, the local-part parses to itself. A folder name is never
- * one that could leave the Maildir, and a buffer one byte short is refused.
+ * quoted string, the local-part parses to itself; written back by
+ * smtp_mailaddr_format(), the mailbox is no longer than the path and parses
+ * back to itself. A folder name is never one that could leave the Maildir,
+ * and a buffer one byte short is refused.
  */
 #include <errno.h>
 #include <limits.h>
@@ -189,6 +191,28 @@ static void check_requote(const struct smtp_mailbox *m, bool utf8)
         FUZZ_CHECK(strcmp(again.local, m->local) == 0 && strcmp(again.domain, m->domain) == 0);
 }
 
+/*
+ * Written back by smtp_mailaddr_format(), the mailbox is no longer than the
+ * path it came from (brackets aside), and parses back to itself.
+ */
+static void check_format(const struct smtp_mailbox *m, size_t len, bool utf8)
+{
+    char out[2 * SMTP_LOCAL_MAX + 3 + 1 + SMTP_DOMAIN_MAX + 1], path[sizeof out + 2];
+    FUZZ_CHECK(smtp_mailaddr_format(m, out, sizeof out) == 0);
+    size_t n = strlen(out);
+    FUZZ_CHECK(n + 2 <= len);
+    FUZZ_CHECK(smtp_mailaddr_format(m, path, n) == -ENAMETOOLONG);
+    path[0] = '<';
+    memcpy(path + 1, out, n);
+    path[n + 1] = '>';
+    char *copy = fuzz_copy(path, n + 2);
+    struct smtp_mailbox again;
+    FUZZ_CHECK(smtp_mailaddr_parse(copy, n + 2, utf8, &again) == 0);
+    free(copy);
+    FUZZ_CHECK(strcmp(again.local, m->local) == 0 && strcmp(again.domain, m->domain) == 0);
+    FUZZ_CHECK(again.null_path == m->null_path && again.bare_postmaster == m->bare_postmaster);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -208,6 +232,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == 0) {
         check_mailbox(p, len, utf8, &m);
         frc = check_folder(&m, small, folder);
+        check_format(&m, len, utf8);
         if (!m.null_path && !m.bare_postmaster)
             check_requote(&m, utf8);
     }
