@@ -690,8 +690,8 @@ static uint64_t stop_bound(const struct wk_server_config *cfg)
     return cfg->shutdown_timeout_ms + 5000;
 }
 
-int wk_server_renew(struct wk_server *srv, struct wk_server_state *was,
-                    const struct wk_server_state *now, char err[WK_ERR_LEN])
+static int renew(struct wk_server *srv, struct wk_server_state *was,
+                 const struct wk_server_state *now, char err[WK_ERR_LEN])
 {
     const struct wk_server_config *cfg = &now->cfg;
     unsigned slots = wk_scoreboard_shape_of(srv->board)->slots;
@@ -735,6 +735,15 @@ int wk_server_renew(struct wk_server *srv, struct wk_server_state *was,
                    strerror(errno));
     }
     return 0;
+}
+
+int wk_server_renew(struct wk_server *srv, struct wk_server_state *was, struct wk_server_state *now,
+                    char err[WK_ERR_LEN])
+{
+    int rc = renew(srv, was, now, err);
+    struct wk_server_state *dropped = rc == 0 ? was : now;
+    dropped->free(dropped); /* the new workers freed their copies of was at their start */
+    return rc;
 }
 
 int wk_server_run_workers(struct wk_server *srv, unsigned n, wk_server_worker_fn *setup,

@@ -154,13 +154,14 @@ struct wk_server_state {
  * workers from the parent as it now is, then retires the old one
  * (common/supervisor.h). Each new worker first runs was->free on its copy
  * of was: the files that holds are the old generation's. A new backlog is
- * applied to the listeners this process bound. Returns 0, or -errno with a
- * message in err and nothing changed: -EINVAL when now's max_conns is above
- * the scoreboard's slots (the max_conns of the start), -ENOTSUP without
- * workers, or wk_supervisor_renew()'s error.
+ * applied to the listeners this process bound. Frees the state it drops
+ * (was->free or now->free). Returns 0 (now in force, was freed), or -errno
+ * with a message in err, nothing changed and now freed: -EINVAL when now's
+ * max_conns is above the scoreboard's slots (the max_conns of the start),
+ * -ENOTSUP without workers, or wk_supervisor_renew()'s error.
  */
-int wk_server_renew(struct wk_server *srv, struct wk_server_state *was,
-                    const struct wk_server_state *now, char err[WK_ERR_LEN]);
+int wk_server_renew(struct wk_server *srv, struct wk_server_state *was, struct wk_server_state *now,
+                    char err[WK_ERR_LEN]);
 
 /*
  * Runs fn(srv, arg) before each turn's output is written, e.g. smtpd's group

@@ -18,6 +18,7 @@
 
 struct http_accesslog;
 struct http_dashboard;
+struct http_dashboard_config;
 struct http_filecache;
 struct wk_tls;
 
@@ -49,13 +50,14 @@ struct http_config {
 
 struct http_server {
     const struct http_config *cfg;
-    int root_fd;                  /* the docroot, opened O_PATH */
-    struct http_accesslog *alog;  /* NULL when the access log is off */
-    struct http_filecache *files; /* open files of the docroot */
-    struct wk_tls *tls;           /* the HTTPS context, NULL when TLS is off */
-    struct http_dashboard *dash;  /* the routes under /-/, NULL when off */
-    time_t date_at;               /* the second date was made for */
-    char date[WK_CLOCK_IMF_LEN];  /* Date header value, remade once a second */
+    int root_fd;                                  /* the docroot, opened O_PATH */
+    struct http_accesslog *alog;                  /* NULL when the access log is off */
+    struct http_filecache *files;                 /* open files of the docroot */
+    struct wk_tls *tls;                           /* the HTTPS context, NULL when TLS is off */
+    struct http_dashboard *dash;                  /* the routes under /-/, NULL when off */
+    const struct http_dashboard_config *dash_cfg; /* who may see them, and smtpd's socket */
+    time_t date_at;                               /* the second date was made for */
+    char date[WK_CLOCK_IMF_LEN];                  /* Date header value, remade once a second */
 };
 
 #endif

@@ -234,6 +234,7 @@ static int state_make(struct http_state *st, struct wk_tls *was, bool check_only
     int rc = setup_tls(cfg, was, &hs->tls, &st->secure, err);
     if (rc == 0)
         rc = dashboard_config(cfg, &st->dc, err);
+    hs->dash_cfg = &st->dc;
     if (rc == 0) {
         struct wk_addr *addrs = NULL; /* checked here; bound later, at the start */
         rc = wk_addr_parse_all(st->listen.v, st->listen.n, &addrs, err);
@@ -333,12 +334,12 @@ static int http_worker(struct wk_server *srv, unsigned worker, void *arg, char e
 {
     (void)worker; /* its counters are found through srv */
     struct http_main *m = arg;
-    struct http_server *hs = &m->st->hs;
+    struct http_server *hs = srv->data; /* the state this generation was forked with */
     wk_status_forget(m->status);
     m->status = NULL;
     int rc = http_accesslog_attach(hs->alog, srv->loop);
     if (rc == 0 && !hs->cfg->no_dashboard &&
-        (rc = http_dashboard_new(srv, &m->st->dc, &hs->dash)) < 0)
+        (rc = http_dashboard_new(srv, hs->dash_cfg, &hs->dash)) < 0)
         snprintf(err, WK_ERR_LEN, "dashboard: out of memory");
     if (rc == 0)
         rc = wk_loop_signal(srv->loop, SIGUSR1, reopen_logs, hs);
@@ -377,18 +378,19 @@ static int state_remake(struct http_state *now, const struct http_main *m, char 
 static int reload(struct wk_server *srv, void *arg, char err[WK_ERR_LEN])
 {
     struct http_main *m = arg;
-    struct http_state *was = m->st, *now = state_new();
+    struct http_state *now = state_new();
     int rc = now ? state_remake(now, m, err) : -ENOMEM;
-    if (rc == 0) {
-        m->st = now; /* what the new workers start from */
-        rc = wk_server_renew(srv, &was->base, &now->base, err);
+    if (rc < 0) {
+        state_free(now);
+        return rc;
     }
-    if (rc == 0)
-        wk_log(WK_LOG_INFO, "reload config=new root=%s workers=%u", now->cfg.root,
-               now->base.cfg.workers);
-    m->st = rc == 0 ? now : was;
-    state_free(rc == 0 ? was : now);
-    return rc;
+    rc = wk_server_renew(srv, &m->st->base, &now->base, err); /* frees the one it drops */
+    if (rc < 0)
+        return rc;
+    m->st = now;
+    wk_log(WK_LOG_INFO, "reload config=new root=%s workers=%u", now->cfg.root,
+           now->base.cfg.workers);
+    return 0;
 }
 
 static int run(struct http_main *m, bool check_only, char err[WK_ERR_LEN])

@@ -422,18 +422,19 @@ static int state_remake(struct smtp_state *now, const struct smtp_main *m, char 
 static int reload(struct wk_server *srv, void *arg, char err[WK_ERR_LEN])
 {
     struct smtp_main *m = arg;
-    struct smtp_state *was = m->st, *now = state_new();
+    struct smtp_state *now = state_new();
     int rc = now ? state_remake(now, m, err) : -ENOMEM;
-    if (rc == 0) {
-        m->st = now; /* what the new workers start from */
-        rc = wk_server_renew(srv, &was->base, &now->base, err);
+    if (rc < 0) {
+        state_free(now);
+        return rc;
     }
-    if (rc == 0)
-        wk_log(WK_LOG_INFO, "reload config=new hostname=%s maildir=%s workers=%u",
-               now->cfg.hostname, now->cfg.maildir, now->base.cfg.workers);
-    m->st = rc == 0 ? now : was;
-    state_free(rc == 0 ? was : now);
-    return rc;
+    rc = wk_server_renew(srv, &m->st->base, &now->base, err); /* frees the one it drops */
+    if (rc < 0)
+        return rc;
+    m->st = now;
+    wk_log(WK_LOG_INFO, "reload config=new hostname=%s maildir=%s workers=%u", now->cfg.hostname,
+           now->cfg.maildir, now->base.cfg.workers);
+    return 0;
 }
 
 static int run(struct smtp_main *m, bool check_only, char err[WK_ERR_LEN])

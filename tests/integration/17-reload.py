@@ -8,7 +8,6 @@ counters carry over. A configuration that is wrong, or that changes what
 only a restart can (the listen addresses, the user, max-connections above
 its start value), changes nothing. SIGHUP sent to a worker is ignored."""
 
-import glob
 import hashlib
 import json
 import os
@@ -20,7 +19,7 @@ import time
 
 import promtext
 import wktest
-from wktest import scaled
+from wktest import SmtpRaw as Smtp, scaled, stored
 
 MIB = 1 << 20
 
@@ -45,46 +44,6 @@ def started(srv):
     """{worker id: pid} of every "worker id=N pid=P start" line so far."""
     return {int(m.group(1)): int(m.group(2))
             for m in srv.find(r"^%s worker id=(\d+) pid=(\d+) start$" % srv.prog)}
-
-
-def stored(maildir, folder):
-    out = []
-    for path in sorted(glob.glob(os.path.join(maildir, folder, "new", "*"))):
-        with open(path, "rb") as f:
-            out.append(f.read())
-    return out
-
-
-class Smtp:
-    """A raw SMTP client: exact bytes out, whole replies in."""
-
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=scaled(5))
-        self.buf = b""
-
-    @property
-    def local_port(self):
-        return self.s.getsockname()[1]
-
-    def send(self, data):
-        self.s.sendall(data)
-
-    def reply(self):
-        """(code, [lines]) of one reply."""
-        lines = []
-        while True:
-            while b"\r\n" not in self.buf:
-                chunk = self.s.recv(65536)
-                if not chunk:
-                    raise EOFError("closed after %r" % lines)
-                self.buf += chunk
-            line, self.buf = self.buf.split(b"\r\n", 1)
-            lines.append(line.decode("latin-1"))
-            if len(line) < 4 or line[3:4] != b"-":
-                return int(line[:3]), lines
-
-    def close(self):
-        self.s.close()
 
 
 class ReloadCase(wktest.TestCase):

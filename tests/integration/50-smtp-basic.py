@@ -1,26 +1,15 @@
 """smtpd: the conversation, delivery into Maildirs, and the refusals,
 driven by python3's smtplib and by raw sockets."""
 
-import glob
 import os
 import re
 import smtplib
-import socket
 import threading
 
 import wktest
-from wktest import scaled
+from wktest import SmtpRaw as Raw, scaled, stored
 
 HOST = "mx.test"
-
-
-def stored(maildir, folder):
-    """The files in MAILDIR/folder/new, as bytes."""
-    out = []
-    for path in sorted(glob.glob(os.path.join(maildir, folder, "new", "*"))):
-        with open(path, "rb") as f:
-            out.append(f.read())
-    return out
 
 
 def body_of(message):
@@ -32,40 +21,6 @@ def body_of(message):
     while lines[i].startswith(b"\t"):
         i += 1
     return b"\r\n".join(lines[i:])
-
-
-class Raw:
-    """A raw SMTP client: exact bytes out, reply lines in."""
-
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=scaled(5))
-        self.buf = b""
-
-    def send(self, data):
-        self.s.sendall(data)
-
-    def reply(self):
-        """One whole reply (all its lines): (code, [text lines])."""
-        lines = []
-        while True:
-            while b"\r\n" not in self.buf:
-                chunk = self.s.recv(65536)
-                if not chunk:
-                    raise EOFError("closed after %r" % lines)
-                self.buf += chunk
-            line, self.buf = self.buf.split(b"\r\n", 1)
-            lines.append(line.decode("latin-1"))
-            if len(line) < 4 or line[3:4] != b"-":
-                return int(line[:3]), lines
-
-    def closed(self):
-        try:
-            return self.s.recv(1) == b""
-        except (ConnectionResetError, socket.timeout):
-            return False
-
-    def close(self):
-        self.s.close()
 
 
 class Smtp(wktest.TestCase):

@@ -1,21 +1,12 @@
 """smtpd driven by swaks, the way people will use it."""
 
-import glob
 import os
 import subprocess
 
 import wktest
-from wktest import scaled
+from wktest import scaled, stored
 
 HOST = "mx.test"
-
-
-def stored(maildir, folder):
-    out = []
-    for path in sorted(glob.glob(os.path.join(maildir, folder, "new", "*"))):
-        with open(path, "rb") as f:
-            out.append(f.read())
-    return out
 
 
 def after_trace(message):

@@ -1,19 +1,14 @@
 """smtpd's bounds and goodbyes: sessions per client address, the command
 timeout, the graceful stop, and the small commands."""
 
-import importlib.util
 import os
 import signal
 import subprocess
 
 import wktest
+from wktest import SmtpRaw as Raw, stored
 
 HOST = "mx.test"
-_spec = importlib.util.spec_from_file_location(
-    "smtp_basic", os.path.join(os.path.dirname(os.path.abspath(__file__)), "50-smtp-basic.py"))
-smtp_basic = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(smtp_basic)
-Raw, stored = smtp_basic.Raw, smtp_basic.stored
 
 
 class Limits(wktest.TestCase):

@@ -1,7 +1,6 @@
 """smtpd with TLS: STARTTLS (RFC 3207) on 25 and the submission port,
 implicit TLS (RFC 8314), and the STARTTLS command-injection class."""
 
-import glob
 import os
 import signal
 import socket
@@ -33,8 +32,7 @@ class SmtpTls(wktest.TestCase):
         return p.returncode, p.stdout.decode("utf-8", "replace")
 
     def stored(self, folder):
-        paths = glob.glob(os.path.join(self.maildir, folder, "new", "*"))
-        return [open(p, "rb").read() for p in paths]
+        return wktest.stored(self.maildir, folder)
 
     def test_starttls_with_swaks(self):
         rc, out = self.swaks(self.plain, "--to", "a@mx.test", "--tls")

@@ -11,6 +11,7 @@ test fails if the server printed a sanitizer report.
 Python 3 standard library only.
 """
 
+import glob
 import os
 import re
 import shutil
@@ -608,3 +609,51 @@ def populate(root, name, data, mtime=None):
 
 def main():
     unittest.main(verbosity=int(os.environ.get("WK_TEST_VERBOSITY", "2")))
+
+
+def stored(maildir, folder):
+    """The messages in MAILDIR/folder/new, as bytes, in name order."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(maildir, folder, "new", "*"))):
+        with open(path, "rb") as f:
+            out.append(f.read())
+    return out
+
+
+class SmtpRaw:
+    """A raw SMTP client: exact bytes out, whole replies in."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=scaled(5))
+        self.buf = b""
+
+    @property
+    def local_port(self):
+        return self.s.getsockname()[1]
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def reply(self):
+        """One whole reply (all its lines): (code, [text lines])."""
+        lines = []
+        while True:
+            while b"\r\n" not in self.buf:
+                chunk = self.s.recv(65536)
+                if not chunk:
+                    raise EOFError("closed after %r" % lines)
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            lines.append(line.decode("latin-1"))
+            if len(line) < 4 or line[3:4] != b"-":
+                return int(line[:3]), lines
+
+    def closed(self):
+        try:
+            return self.s.recv(1) == b""
+        except (ConnectionResetError, socket.timeout):
+            return False
+
+    def close(self):
+        self.s.close()
+
